@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * analyzer.h - the pipeline for one input: decode -> track -> classify ->
+ * report. Frames go in; connection records, events and a summary come out
+ * through a reporter. Used the same way by files, live capture, tests and
+ * fuzzers (no libpcap here).
+ */
+#ifndef TCPTRIAGE_ANALYZER_H
+#define TCPTRIAGE_ANALYZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "decode.h"
+#include "report.h"
+#include "tracker.h"
+
+struct analyzer_config {
+    struct decode_config decode;
+    struct tracker_config tracker;
+    uint32_t fail_on;       /* bit (1u << verdict) for each --fail-on verdict */
+    bool events;            /* report events as they become certain (live) */
+};
+
+void analyzer_config_default(struct analyzer_config *cfg);
+
+struct analyzer {
+    struct analyzer_config cfg;
+    struct classify_config classify;
+    struct decode_counters decode;
+    struct tracker tracker;
+    struct reporter *rep;   /* borrowed */
+    struct report_summary summary;
+    bool fail_hit;          /* a --fail-on verdict was reported */
+};
+
+void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct reporter *rep);
+void analyzer_frame(struct analyzer *a, const struct frame *f);
+/* Live: the clock moved to now_ns without a frame. */
+void analyzer_tick(struct analyzer *a, int64_t now_ns);
+/* End of input: report every remaining connection and the summary.
+ * damage: NULL, or what was wrong with the input. */
+void analyzer_finish(struct analyzer *a, const char *source, const char *link,
+                     const char *damage);
+void analyzer_destroy(struct analyzer *a);
+
+#endif

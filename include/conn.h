@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - what tcptriage knows about one TCP connection while it lives.
+ *
+ * A connection is two endpoints (client = the side that sent the first SYN,
+ * server = the other) plus the evidence the verdict rules need: frame numbers
+ * and times of the SYNs, SYN-ACKs, FINs and RSTs, counters, and stall
+ * episodes. The tracker (tracker.c) is the only writer; the classifier
+ * (classify.c) and the reporters only read.
+ *
+ * Endpoint states use the RFC 9293 (ex RFC 793) names, as far as the wire
+ * shows them to an observer in the middle.
+ *
+ * Sizes matter: one of these exists per live connection, so fields are as
+ * narrow as their range allows (frame numbers are 64-bit, counters 32-bit,
+ * times are int64 nanoseconds).
+ */
+#ifndef TCPTRIAGE_CONN_H
+#define TCPTRIAGE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "decode.h"
+
+/* ------------------------------------------------------------------------ */
+/* Serial-number arithmetic (RFC 1982) for 32-bit TCP sequence numbers.     */
+
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+static inline bool seq_leq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+static inline bool seq_gt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+static inline bool seq_geq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Endpoint state (RFC 9293 section 3.3.2 names).                            */
+
+enum tcp_state {
+    TCP_CLOSED = 0,
+    TCP_LISTEN,
+    TCP_SYN_SENT,
+    TCP_SYN_RECEIVED,
+    TCP_ESTABLISHED,
+    TCP_FIN_WAIT_1,
+    TCP_FIN_WAIT_2,
+    TCP_CLOSING,
+    TCP_TIME_WAIT,
+    TCP_CLOSE_WAIT,
+    TCP_LAST_ACK,
+    TCP_STATE__COUNT
+};
+
+/* "SYN_SENT", ... ; "UNKNOWN" for an out-of-range value. */
+const char *tcp_state_name(enum tcp_state s);
+
+/* The two sides of a connection. */
+enum side { SIDE_CLIENT = 0, SIDE_SERVER = 1 };
+
+static inline enum side side_peer(enum side s)
+{
+    return s == SIDE_CLIENT ? SIDE_SERVER : SIDE_CLIENT;
+}
+const char *side_name(enum side s); /* "client" / "server" */
+
+/* Kinds of stall (see docs/verdicts.md). */
+enum stall_kind {
+    STALL_NONE = 0,
+    STALL_ZERO_WINDOW,  /* the receiver advertises 0 and the sender probes */
+    STALL_UNACKED_DATA, /* the sender retransmits data that is never acknowledged */
+    STALL_WINDOW_FULL,  /* bytes in flight fill the advertised window */
+};
+const char *stall_kind_name(enum stall_kind k); /* "zero_window", ...; "none" */
+
+/* One stall episode: data from `sender` waited, without progress, on the
+ * other side (the blamed side, reported as "side"). */
+struct stall_episode {
+    int64_t start_ns;    /* last forward progress before the stall */
+    int64_t seconds_ns;  /* how long it lasted (so far) */
+    uint8_t kind;        /* enum stall_kind */
+    uint8_t blamed;      /* enum side: the receiver that did not take the data */
+    uint8_t ongoing;     /* still going at the time it was measured */
+};
+
+/* Per-direction stall tracking (data sent by this endpoint). */
+struct stall_track {
+    int64_t inflight_since_ns; /* valid if .inflight: last progress with data out */
+    int64_t zero_since_ns;     /* valid if .zero: when the peer's window went to 0 */
+    uint8_t inflight;          /* data is in flight */
+    uint8_t zero;              /* the peer advertises a zero window */
+    uint8_t retransmitted;     /* a real retransmission during this episode */
+    uint8_t probed;            /* a zero-window probe during this episode */
+    uint8_t window_full;       /* in flight reached the peer's window */
+};
+
+/* Kind of the episode a stall_track describes, or STALL_NONE when what is
+ * tracked is not a stall (data in flight with no retransmission and no window
+ * limit: an ACK we may simply not have captured). */
+enum stall_kind stall_track_kind(const struct stall_track *st);
+/* When that episode started (meaningful only when something is tracked). */
+int64_t stall_track_start(const struct stall_track *st);
+
+/* Flags on an endpoint (bit set). */
+#define EP_SEEN 0x0001         /* sent at least one segment */
+#define EP_SYN 0x0002          /* sent SYN (or SYN-ACK) */
+#define EP_FIN 0x0004          /* sent FIN */
+#define EP_RST 0x0008          /* sent RST */
+#define EP_SEQ_KNOWN 0x0010    /* snd_nxt is meaningful */
+#define EP_ACK_KNOWN 0x0020    /* ack is meaningful */
+#define EP_WSCALE 0x0040       /* offered window scaling in its SYN */
+#define EP_FIN_ACKED 0x0080    /* its FIN was acknowledged by the peer */
+#define EP_SACK_OK 0x0100      /* offered SACK in its SYN */
+#define EP_TIMESTAMPS 0x0200   /* offered timestamps in its SYN */
+#define EP_ZERO_WINDOW 0x0400  /* its last advertised window was zero */
+#define EP_DATA 0x0800         /* sent payload */
+#define EP_KA_PENDING 0x1000   /* sent a keepalive not yet answered */
+#define EP_SACK_SEEN 0x2000    /* sent SACK blocks */
+
+struct endpoint {
+    uint32_t isn;         /* sequence number of its SYN */
+    uint32_t snd_nxt;     /* highest sequence number sent + 1 (SYN and FIN count) */
+    uint32_t ack;         /* highest acknowledgment it sent */
+    uint32_t fin_seq;     /* sequence number of its FIN */
+    uint32_t win_bytes;   /* last advertised receive window, scaled when known */
+    uint32_t pkts;        /* segments sent */
+    uint32_t retransmits; /* data/FIN retransmissions (probes and keepalives excluded) */
+    uint32_t rtx_fast;    /* ... of which after >= 3 duplicate ACKs or a SACK hole */
+    uint32_t rtx_spurious; /* ... of which the data had already been acknowledged */
+    uint32_t syns;        /* SYN (client) or SYN-ACK (server) segments sent */
+    uint32_t dupacks;     /* duplicate ACKs in a row it sent (reset on progress) */
+    uint32_t zero_windows; /* segments advertising a zero window */
+    uint32_t zw_probes;   /* zero-window probes sent */
+    uint32_t keepalives;  /* keepalive probes sent */
+    uint32_t keepalive_acks; /* keepalives of the peer it answered */
+    uint64_t bytes;       /* payload bytes sent (retransmissions included) */
+    uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
+    uint64_t frame_fin;   /* first FIN frame */
+    uint64_t frame_rst;   /* first RST frame */
+    int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
+    int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
+    int64_t ts_fin_ns;    /* first FIN */
+    int64_t ts_last_ns;   /* last segment sent */
+    int64_t ts_keepalive_ns; /* last keepalive probe sent */
+    int64_t keepalive_gap_ns; /* interval between the last two keepalive probes */
+    struct stall_track stall; /* its data waiting on the peer */
+    uint16_t flags;       /* EP_* */
+    uint16_t mss;         /* MSS option from its SYN (0: none) */
+    uint8_t state;        /* enum tcp_state */
+    uint8_t wscale;       /* window scale it offered */
+    uint8_t ttl;          /* TTL / hop limit of its last ordinary segment */
+    uint8_t rst_ttl;      /* TTL / hop limit of its RST */
+};
+
+/* Canonical, pointer-free, zero-padded flow key: the (address, port) pair that
+ * compares lower comes first. uthash hashes and compares it bytewise. */
+struct flow_key {
+    struct ip_addr addr_lo;
+    struct ip_addr addr_hi;
+    uint16_t port_lo;
+    uint16_t port_hi;
+    uint8_t ip_version;
+    uint8_t pad[3];
+};
+
+/* How the handshake was seen. */
+enum handshake_seen {
+    HS_MISSING = 0, /* no SYN from the client in the capture */
+    HS_PARTIAL,     /* SYN seen, the rest not (yet) */
+    HS_COMPLETE,    /* SYN, SYN-ACK and the client's ACK */
+};
+const char *handshake_name(enum handshake_seen h);
+
+/* Phase of the connection when a RST arrived. */
+enum reset_phase {
+    PHASE_NONE = 0,
+    PHASE_HANDSHAKE,
+    PHASE_ESTABLISHED,
+    PHASE_CLOSING,  /* after one FIN */
+    PHASE_CLOSED,   /* after both FINs */
+};
+const char *reset_phase_name(enum reset_phase p);
+
+/* Connection-level flags. */
+#define CONN_CLIENT_IS_LO 0x0001  /* the client is key.addr_lo/port_lo */
+#define CONN_ROLES_GUESSED 0x0002 /* roles by port heuristic (no SYN, no SYN-ACK) */
+#define CONN_ESTABLISHED 0x0004   /* reached ESTABLISHED (or started mid-stream) */
+#define CONN_RST 0x0008           /* a RST was seen */
+#define CONN_ICMP 0x0010          /* an ICMP unreachable was attributed to it */
+#define CONN_ICMP_SYN 0x0020      /* ... quoting a client SYN */
+#define CONN_DONE 0x0040          /* terminal: both FINs, or RST: lingering */
+#define CONN_EVICTED 0x0080       /* evicted at the table cap */
+#define CONN_WSCALE_ON 0x0100     /* window scaling negotiated (both SYNs offered it) */
+#define CONN_WSCALE_KNOWN 0x0200  /* we saw both SYNs, so scaling is known */
+#define CONN_ONE_SIDED 0x0400     /* established inferred from the client alone */
+#define CONN_TS_BACKWARDS 0x0800  /* a timestamp went backwards within it */
+
+#define CONN_MAX_SYN_TIMES 6 /* SYN send times kept for the backoff */
+
+struct conn {
+    struct flow_key key;       /* hash key (canonical) */
+    UT_hash_handle hh;         /* flow table */
+    struct conn *lru_prev;     /* flow table age list (active or lingering) */
+    struct conn *lru_next;
+    uint64_t id;               /* 1, 2, ... in order of first packet */
+    uint64_t first_frame;      /* first frame of this connection */
+    uint64_t last_frame;       /* last frame of this connection */
+    uint64_t frame_established; /* frame of the ACK that completed the handshake */
+    uint64_t frame_rst;        /* frame of the RST that ended it */
+    uint64_t frame_icmp;       /* frame of the ICMP unreachable */
+    int64_t start_ns;          /* time of the first frame */
+    int64_t last_ns;           /* time of the last frame */
+    int64_t established_ns;    /* time the handshake completed */
+    int64_t rst_ns;            /* time of the ending RST */
+    int64_t idle_before_rst_ns; /* silence before the RST */
+    int64_t max_idle_ns;       /* longest silence between two of its frames */
+    int64_t done_ns;           /* when it became terminal (CONN_DONE) */
+    struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
+    struct stall_episode stall_longest; /* longest stall episode (kind NONE: none) */
+    uint32_t stall_episodes;   /* how many stall episodes reached the threshold */
+    uint32_t syn_times_us[CONN_MAX_SYN_TIMES]; /* client SYN times after the first, us */
+    struct ip_addr icmp_src;   /* who sent the ICMP unreachable */
+    uint16_t flags;            /* CONN_* */
+    uint8_t rst_side;          /* enum side that sent the ending RST */
+    uint8_t rst_phase;         /* enum reset_phase */
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    uint8_t icmp_ttl;
+    uint8_t handshake;         /* enum handshake_seen */
+};
+
+/* Address and port of a side, in the connection's orientation. */
+const struct ip_addr *conn_addr(const struct conn *c, enum side s);
+uint16_t conn_port(const struct conn *c, enum side s);
+
+/* Bytes sent by side s that the peer has not acknowledged (0 if unknown). */
+uint32_t conn_in_flight(const struct conn *c, enum side s);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * analyzer.c - wires decode, tracker, classifier and reporter together for
+ * one input, and keeps the summary counters. See analyzer.h.
+ */
+#include "analyzer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void analyzer_config_default(struct analyzer_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->decode.verify_checksums = true;
+    tracker_config_default(&cfg->tracker);
+}
+
+static void on_conn(void *ctx, const struct conn *c, enum conn_end why, int64_t now_ns)
+{
+    struct analyzer *a = ctx;
+    struct verdict_info v;
+    classify_connection(c, &a->classify, now_ns, &v);
+    a->summary.connections++;
+    a->summary.verdicts[v.verdict]++;
+    if (c->stall_episodes)
+        a->summary.stalled_episodes++;
+    if (a->cfg.fail_on & (1u << v.verdict))
+        a->fail_hit = true;
+    a->rep->ops->connection(a->rep, c, &v, why);
+}
+
+static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int64_t now_ns)
+{
+    struct analyzer *a = ctx;
+    if (!a->cfg.events)
+        return;
+    a->rep->ops->event(a->rep, c, ev, now_ns, NULL);
+}
+
+void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct reporter *rep)
+{
+    memset(a, 0, sizeof *a);
+    a->cfg = *cfg;
+    a->rep = rep;
+    a->classify.attempt_timeout_ns = cfg->tracker.attempt_timeout_ns;
+    a->classify.stall_threshold_ns = cfg->tracker.stall_threshold_ns;
+    tracker_init(&a->tracker, &cfg->tracker, on_conn, on_event, a);
+}
+
+void analyzer_frame(struct analyzer *a, const struct frame *f)
+{
+    struct decoded d;
+    if (a->summary.frames == 0)
+        a->summary.first_ns = f->ts_ns;
+    if (f->ts_ns > a->summary.last_ns || a->summary.frames == 0)
+        a->summary.last_ns = f->ts_ns;
+    a->summary.frames++;
+    enum decode_status st = decode_frame(f, &a->cfg.decode, &d, &a->decode);
+    if (st == DECODE_TCP || st == DECODE_ICMP)
+        tracker_packet(&a->tracker, &d, f);
+}
+
+void analyzer_tick(struct analyzer *a, int64_t now_ns)
+{
+    tracker_advance(&a->tracker, now_ns);
+}
+
+void analyzer_finish(struct analyzer *a, const char *source, const char *link, const char *damage)
+{
+    tracker_finish(&a->tracker);
+    struct report_summary *s = &a->summary;
+    s->decode = a->decode;
+    s->tracker = a->tracker.cnt;
+    s->peak_connections = a->tracker.table.peak;
+    s->source = source;
+    s->link = link;
+    if (damage) {
+        s->damaged = true;
+        snprintf(s->damage, sizeof s->damage, "%s", damage);
+    }
+    a->rep->ops->end(a->rep, s);
+}
+
+void analyzer_destroy(struct analyzer *a)
+{
+    tracker_destroy(&a->tracker);
+}

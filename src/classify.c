@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * classify.c - the verdict rules (docs/verdicts.md), as a pure function.
+ *
+ * Reads a connection record as the tracker left it; never changes it, never
+ * looks at packets. The rules are tried in order and the first that fits
+ * wins: refused, timed_out, unanswered, half_open, reset, closed, stalled,
+ * half_closed, open. Each verdict comes with one plain sentence saying what
+ * happened and which side did it, and the frame that made it certain.
+ */
+#include "classify.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const verdict_names[VERDICT__COUNT] = {
+    [VERDICT_REFUSED] = "refused",     [VERDICT_TIMED_OUT] = "timed_out",
+    [VERDICT_UNANSWERED] = "unanswered", [VERDICT_HALF_OPEN] = "half_open",
+    [VERDICT_RESET] = "reset",         [VERDICT_CLOSED] = "closed",
+    [VERDICT_STALLED] = "stalled",     [VERDICT_HALF_CLOSED] = "half_closed",
+    [VERDICT_OPEN] = "open",
+};
+
+const char *verdict_name(enum verdict v)
+{
+    if ((unsigned)v >= VERDICT__COUNT)
+        return "unknown";
+    return verdict_names[v];
+}
+
+bool verdict_from_name(const char *name, enum verdict *out)
+{
+    for (unsigned i = 0; i < VERDICT__COUNT; i++) {
+        if (strcmp(name, verdict_names[i]) == 0) {
+            *out = (enum verdict)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "850 ms" below a second, "3.2 s" above. */
+static const char *fmt_dur(char *buf, size_t len, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    if (ns < 1000000000LL)
+        snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
+    else
+        snprintf(buf, len, "%.1f s", (double)ns / 1e9);
+    return buf;
+}
+
+struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, int64_t now_ns,
+                                            int64_t threshold_ns)
+{
+    struct stall_episode ep;
+    memset(&ep, 0, sizeof ep);
+    const struct stall_track *st = &c->ep[s].stall;
+    enum stall_kind k = stall_track_kind(st);
+    if (k == STALL_NONE || (c->flags & CONN_DONE))
+        return ep;
+    int64_t start = stall_track_start(st);
+    if (now_ns - start < threshold_ns)
+        return ep;
+    ep.kind = (uint8_t)k;
+    ep.start_ns = start;
+    ep.seconds_ns = now_ns - start;
+    ep.blamed = (uint8_t)side_peer(s);
+    ep.ongoing = 1;
+    return ep;
+}
+
+/* ---- one function per verdict sentence --------------------------------- */
+
+static void reason_refused(const struct conn *c, struct verdict_info *out)
+{
+    char ip[64];
+    if ((c->flags & CONN_RST) && c->rst_side == SIDE_SERVER) {
+        ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, ip, sizeof ip);
+        snprintf(out->reason, sizeof out->reason,
+                 "The SYN to port %u was answered by RST from %s (TTL %u) and no SYN-ACK: "
+                 "nothing listens there, or a firewall rejects it with a reset.",
+                 conn_port(c, SIDE_SERVER), ip, c->ep[SIDE_SERVER].rst_ttl);
+        out->verdict_frame = c->frame_rst;
+    } else {
+        ip_addr_format(&c->icmp_src, c->key.ip_version, ip, sizeof ip);
+        snprintf(out->reason, sizeof out->reason,
+                 "The SYN to port %u was answered by ICMP%s unreachable (type %u code %u) from "
+                 "%s (%s %u) and no SYN-ACK: a firewall or the host rejects it.",
+                 conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", c->icmp_type,
+                 c->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", c->icmp_ttl);
+        out->verdict_frame = c->frame_icmp;
+    }
+}
+
+/* "after 1.0 s, 3.0 s" : the gaps between successive SYNs. */
+static void syn_backoff_text(const struct conn *c, char *buf, size_t len)
+{
+    uint32_t n = c->ep[SIDE_CLIENT].syns;
+    size_t used = 0;
+    buf[0] = '\0';
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i + 1 < n && i < CONN_MAX_SYN_TIMES && used < len; i++) {
+        uint32_t t = c->syn_times_us[i];
+        int w = snprintf(buf + used, len - used, "%s%.1f s", i ? ", " : "",
+                         (double)(t - prev) / 1e6);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+        prev = t;
+    }
+}
+
+static void reason_unanswered(const struct conn *c, const struct classify_config *cfg,
+                              int64_t now_ns, struct verdict_info *out)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT];
+    uint32_t retries = cl->syns ? cl->syns - 1 : 0;
+    char d[32], backoff[128];
+    int64_t waited = now_ns - cl->ts_syn_last_ns;
+    out->verdict_frame = c->last_frame;
+    if (retries > 0 || waited >= cfg->attempt_timeout_ns) {
+        out->verdict = VERDICT_TIMED_OUT;
+        if (retries > 0) {
+            syn_backoff_text(c, backoff, sizeof backoff);
+            snprintf(out->reason, sizeof out->reason,
+                     "The client sent %u SYNs to port %u (retries after %s) and none was "
+                     "answered: dropped on the path or by a firewall, or the host is down.",
+                     cl->syns, conn_port(c, SIDE_SERVER), backoff);
+        } else {
+            snprintf(out->reason, sizeof out->reason,
+                     "The SYN to port %u was not answered within %s: dropped on the path or "
+                     "by a firewall, or the host is down.",
+                     conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, waited));
+        }
+    } else {
+        out->verdict = VERDICT_UNANSWERED;
+        snprintf(out->reason, sizeof out->reason,
+                 "The SYN to port %u was not answered, but the capture ended %s after it: "
+                 "too soon to call it a timeout.",
+                 conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, waited));
+    }
+}
+
+static void reason_half_open(const struct conn *c, struct verdict_info *out)
+{
+    const struct endpoint *sv = &c->ep[SIDE_SERVER];
+    out->verdict_frame = c->last_frame;
+    snprintf(out->reason, sizeof out->reason,
+             "The server answered with SYN-ACK (%u time%s) but the client never completed the "
+             "handshake: the server sits in SYN_RECEIVED (final ACK lost, a spoofed SYN, or a "
+             "client that gave up).",
+             sv->syns, sv->syns == 1 ? "" : "s");
+}
+
+static void reason_reset(const struct conn *c, struct verdict_info *out)
+{
+    enum side by = (enum side)c->rst_side;
+    const struct endpoint *e = &c->ep[by];
+    char d[32], extra[96] = "";
+    out->verdict_frame = c->frame_rst;
+    /* A RST whose TTL differs from the rest of that side's traffic was
+     * likely forged by a box on the path. */
+    if (e->ttl && e->rst_ttl && e->ttl != e->rst_ttl)
+        snprintf(extra, sizeof extra, " Its TTL (%u) differs from the %s's other segments (%u): "
+                 "a middlebox may have sent it.", e->rst_ttl, side_name(by), e->ttl);
+    const char *phase;
+    switch ((enum reset_phase)c->rst_phase) {
+    case PHASE_HANDSHAKE:
+        phase = "during the handshake";
+        break;
+    case PHASE_CLOSING:
+        phase = "while closing (after one FIN)";
+        break;
+    default:
+        phase = "while established";
+        break;
+    }
+    snprintf(out->reason, sizeof out->reason,
+             "The %s reset the connection %s, after %s of silence.%s", side_name(by), phase,
+             fmt_dur(d, sizeof d, c->idle_before_rst_ns), extra);
+}
+
+static void reason_closed(const struct conn *c, struct verdict_info *out)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    bool client_first = cl->frame_fin < sv->frame_fin;
+    out->verdict_frame = client_first ? sv->frame_fin : cl->frame_fin;
+    snprintf(out->reason, sizeof out->reason, "Both sides closed with FIN (the %s first)%s.",
+             client_first ? "client" : "server",
+             (c->flags & CONN_RST) ? "; a RST followed the FINs" : "");
+}
+
+static void reason_stalled(const struct conn *c, struct verdict_info *out)
+{
+    const struct stall_episode *st = &out->stall;
+    enum side blamed = (enum side)st->blamed, sender = side_peer(blamed);
+    char d[32];
+    fmt_dur(d, sizeof d, st->seconds_ns);
+    switch ((enum stall_kind)st->kind) {
+    case STALL_ZERO_WINDOW:
+        snprintf(out->reason, sizeof out->reason,
+                 "The %s has advertised a zero window for %s while the %s waits to send "
+                 "(%u probes): the %s application is not reading.",
+                 side_name(blamed), d, side_name(sender), c->ep[sender].zw_probes,
+                 side_name(blamed));
+        break;
+    case STALL_UNACKED_DATA:
+        snprintf(out->reason, sizeof out->reason,
+                 "The %s has retransmitted data the %s never acknowledged for %s: the %s or the "
+                 "path to it stopped delivering.",
+                 side_name(sender), side_name(blamed), d, side_name(blamed));
+        break;
+    default:
+        snprintf(out->reason, sizeof out->reason,
+                 "The %s's data has filled the %s's advertised window for %s without progress: "
+                 "the %s is reading too slowly.",
+                 side_name(sender), side_name(blamed), d, side_name(blamed));
+        break;
+    }
+}
+
+static void reason_half_closed(const struct conn *c, int64_t now_ns, struct verdict_info *out)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT];
+    enum side closer = (cl->flags & EP_FIN) ? SIDE_CLIENT : SIDE_SERVER;
+    enum side other = side_peer(closer);
+    char d[32];
+    out->verdict_frame = c->ep[closer].frame_fin;
+    snprintf(out->reason, sizeof out->reason,
+             "The %s closed (FIN) and the %s stayed open for %s until the end without closing "
+             "or resetting: %s.",
+             side_name(closer), side_name(other),
+             fmt_dur(d, sizeof d, now_ns - c->ep[closer].ts_fin_ns),
+             other == SIDE_SERVER ? "the server may leak connections in CLOSE_WAIT"
+                                  : "the client may leak connections in CLOSE_WAIT");
+}
+
+/* ---- the rules --------------------------------------------------------- */
+
+void classify_connection(const struct conn *c, const struct classify_config *cfg, int64_t now_ns,
+                         struct verdict_info *out)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    memset(out, 0, sizeof *out);
+    if (now_ns < c->last_ns)
+        now_ns = c->last_ns;
+
+    /* The longest stall: recorded episodes and those still going on. */
+    out->stall = c->stall_longest;
+    for (int s = 0; s < 2; s++) {
+        struct stall_episode on =
+            classify_ongoing_stall(c, (enum side)s, now_ns, cfg->stall_threshold_ns);
+        if (on.kind != STALL_NONE &&
+            (out->stall.kind == STALL_NONE || on.seconds_ns >= out->stall.seconds_ns))
+            out->stall = on;
+    }
+
+    bool established = (c->flags & CONN_ESTABLISHED) != 0;
+    bool synack = (sv->flags & EP_SYN) != 0;
+    bool client_syn = (cl->flags & EP_SYN) || (c->flags & CONN_ICMP_SYN);
+    bool rst_by_server = (c->flags & CONN_RST) && c->rst_side == SIDE_SERVER;
+    int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
+
+    if (!established && !synack && client_syn) {
+        if (rst_by_server || (c->flags & CONN_ICMP_SYN)) {
+            out->verdict = VERDICT_REFUSED;
+            reason_refused(c, out);
+        } else {
+            reason_unanswered(c, cfg, now_ns, out);
+        }
+        return;
+    }
+    if (synack && !established && !(c->flags & CONN_RST)) {
+        out->verdict = VERDICT_HALF_OPEN;
+        reason_half_open(c, out);
+        return;
+    }
+    if ((c->flags & CONN_RST) && c->rst_phase != PHASE_CLOSED) {
+        out->verdict = VERDICT_RESET;
+        reason_reset(c, out);
+        return;
+    }
+    if (fins == 2) {
+        out->verdict = VERDICT_CLOSED;
+        out->clean = out->stall.kind == STALL_NONE;
+        reason_closed(c, out);
+        return;
+    }
+    if (out->stall.kind != STALL_NONE && out->stall.ongoing) {
+        out->verdict = VERDICT_STALLED;
+        out->verdict_frame = c->last_frame;
+        reason_stalled(c, out);
+        return;
+    }
+    if (fins == 1) {
+        out->verdict = VERDICT_HALF_CLOSED;
+        reason_half_closed(c, now_ns, out);
+        return;
+    }
+    out->verdict = VERDICT_OPEN;
+    out->clean = out->stall.kind == STALL_NONE;
+    out->verdict_frame = c->last_frame;
+    snprintf(out->reason, sizeof out->reason, "%s and still open at the end of the capture%s.",
+             c->handshake == HS_COMPLETE ? "Established"
+                                         : "Established (handshake not fully seen)",
+             out->stall.kind != STALL_NONE ? ", after a stall that recovered" : "");
+}

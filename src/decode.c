@@ -1,0 +1,1087 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * decode.c - one captured frame in, one TCP segment (or one ICMP error quoting
+ * a TCP segment) out.
+ *
+ * The decoder walks the link layer (Ethernet II with 802.1Q / 802.1ad / QinQ
+ * tags and MPLS label stacks, Linux SLL and SLL2, BSD NULL and LOOP, raw IP),
+ * then IPv4 (RFC 791) or IPv6 with its extension header chain (RFC 8200,
+ * RFC 4302 for AH, RFC 6275 for mobility), then TCP and its options (RFC 9293,
+ * RFC 7323 window scale and timestamps, RFC 2018 SACK), verifying the TCP
+ * checksum (RFC 9293 section 3.1, RFC 8200 section 8.1) when the whole segment
+ * was captured. ICMPv4 destination unreachable (RFC 792, RFC 1812 4.3.2.3) and
+ * ICMPv6 destination unreachable (RFC 4443 3.1) are decoded down to the ports
+ * and sequence number of the TCP segment they quote.
+ *
+ * It does not reassemble IP fragments (a first fragment is decoded from what it
+ * carries, later ones are skipped), does not look into tunnels (GRE, VXLAN,
+ * IP-in-IP, MPLS pseudowires), does not verify IP or ICMP checksums, and keeps
+ * no state between frames. It never allocates.
+ *
+ * Every packet byte is read through struct cursor, whose readers check bounds
+ * and fail without reading. A cursor knows two lengths: the bytes captured
+ * (.len) and the bytes the same region had on the wire (.wire). When a header
+ * is incomplete, the two tell a snaplen cut (the wire had the bytes: the frame
+ * is skipped as DR_HEADERS_CUT) from a frame that really was too short
+ * (malformed, under the layer's own reason). Each frame is counted under
+ * exactly one reason, by drop(), when it is skipped or malformed.
+ *
+ * Lengths come from the IP header, never from the captured length, but are
+ * never allowed to exceed what the wire length says the frame carried: an IP
+ * total length beyond the end of the frame is clamped to the frame (the
+ * segment is then not "fully captured" and its checksum is not verified).
+ * An IPv4 total length of 0 or an IPv6 payload length of 0 is read as "take the
+ * length from the wire": that is what Linux writes for TSO / BIG TCP segments
+ * captured on the sending host (and what an RFC 2675 jumbogram has), and no
+ * real TCP segment can be that short.
+ */
+#include "decode.h"
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* ---------------------------------------------------------------------------
+ * Bounded cursor.
+ *
+ * Invariant: off <= len <= wire. .ptr points at the first byte of the current
+ * layer once cur_rebase() was called, so offsets in the field tables below are
+ * offsets from the cursor's start.
+ */
+struct cursor {
+    const uint8_t *ptr; /* first byte of the region */
+    uint32_t len;       /* bytes captured from ptr */
+    uint32_t wire;      /* bytes the region had on the wire (>= len) */
+    uint32_t off;       /* read position */
+};
+
+static inline bool cur_has(const struct cursor *c, uint32_t n)
+{
+    return n <= c->len - c->off;
+}
+
+static inline bool cur_skip(struct cursor *c, uint32_t n)
+{
+    if (!cur_has(c, n)) {
+        return false;
+    }
+    c->off += n;
+    return true;
+}
+
+static inline bool rd_u8(struct cursor *c, uint8_t *v)
+{
+    if (!cur_has(c, 1)) {
+        return false;
+    }
+    *v = c->ptr[c->off];
+    c->off += 1;
+    return true;
+}
+
+static inline bool rd_be16(struct cursor *c, uint16_t *v)
+{
+    if (!cur_has(c, 2)) {
+        return false;
+    }
+    const uint8_t *p = c->ptr + c->off;
+    *v = (uint16_t)((unsigned)p[0] << 8 | (unsigned)p[1]);
+    c->off += 2;
+    return true;
+}
+
+static inline bool rd_be32(struct cursor *c, uint32_t *v)
+{
+    if (!cur_has(c, 4)) {
+        return false;
+    }
+    const uint8_t *p = c->ptr + c->off;
+    *v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    c->off += 4;
+    return true;
+}
+
+static inline bool rd_bytes(struct cursor *c, uint8_t *dst, uint32_t n)
+{
+    if (!cur_has(c, n)) {
+        return false;
+    }
+    memcpy(dst, c->ptr + c->off, n);
+    c->off += n;
+    return true;
+}
+
+/* Look at the next byte without consuming it. */
+static inline bool peek_u8(const struct cursor *c, uint8_t *v)
+{
+    if (!cur_has(c, 1)) {
+        return false;
+    }
+    *v = c->ptr[c->off];
+    return true;
+}
+
+/* The n captured bytes at the read position, or NULL if they are not all there. */
+static inline const uint8_t *cur_span(const struct cursor *c, uint32_t n)
+{
+    return cur_has(c, n) ? c->ptr + c->off : NULL;
+}
+
+/* Make the read position the start of the region (entering a new layer). */
+static inline void cur_rebase(struct cursor *c)
+{
+    c->ptr += c->off;
+    c->len -= c->off;
+    c->wire -= c->off;
+    c->off = 0;
+}
+
+/* End the region n bytes after its start (an IP length trims padding and
+ * trailers). Never grows it; the caller guarantees n >= off. */
+static inline void cur_limit(struct cursor *c, uint32_t n)
+{
+    if (n < c->wire) {
+        c->wire = n;
+    }
+    if (c->len > c->wire) {
+        c->len = c->wire;
+    }
+}
+
+/* The n bytes at [from, from + n) of the region are not all captured. If the
+ * wire had them the snaplen cut the frame (skip it); otherwise the frame is
+ * really that short and malformed under the layer's reason. */
+static inline enum decode_reason missing(const struct cursor *c, uint32_t from, uint32_t n,
+                                         enum decode_reason short_reason)
+{
+    return (uint64_t)from + n <= c->wire ? DR_HEADERS_CUT : short_reason;
+}
+
+/* ---------------------------------------------------------------------------
+ * Decoder state for one frame. Every layer decoder has the signature
+ *     static enum decode_status decode_<layer>(struct dctx *d, struct cursor *c)
+ * and is entered with the cursor at the first byte of its layer.
+ */
+struct dctx {
+    const struct decode_config *cfg;
+    struct decoded *out;
+    struct decode_counters *cnt;
+    uint16_t ethertype; /* set by the link layer for decode_ethertype() */
+    bool in_quote;      /* decoding the packet quoted by an ICMP error */
+    bool verifiable;    /* the TCP checksum can be checked (see decode_tcp) */
+    uint32_t l4_len;    /* TCP length declared by the IP header, if verifiable */
+};
+
+/* Count the frame under one reason and return its status. */
+static enum decode_status drop(struct dctx *d, enum decode_reason reason)
+{
+    d->cnt->by_reason[reason]++;
+    return reason > DR__SKIP_LAST ? DECODE_MALFORMED : DECODE_SKIPPED;
+}
+
+static enum decode_status decode_ethernet(struct dctx *d, struct cursor *c);
+static enum decode_status decode_sll(struct dctx *d, struct cursor *c);
+static enum decode_status decode_sll2(struct dctx *d, struct cursor *c);
+static enum decode_status decode_null(struct dctx *d, struct cursor *c);
+static enum decode_status decode_loop(struct dctx *d, struct cursor *c);
+static enum decode_status decode_raw(struct dctx *d, struct cursor *c);
+static enum decode_status decode_ethertype(struct dctx *d, struct cursor *c);
+static enum decode_status decode_mpls(struct dctx *d, struct cursor *c);
+static enum decode_status decode_ipv4(struct dctx *d, struct cursor *c);
+static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c);
+static enum decode_status decode_tcp(struct dctx *d, struct cursor *c);
+static enum decode_status decode_icmp(struct dctx *d, struct cursor *c);
+static enum decode_status decode_quoted_tcp(struct dctx *d, struct cursor *c);
+
+/* ---------------------------------------------------------------------------
+ * Ethernet II (IEEE 802.3 clause 3.2.6, RFC 894)
+ *
+ *   offset size field
+ *        0    6 destination MAC
+ *        6    6 source MAC
+ *       12    2 EtherType (>= 0x0600), or an 802.3 length (<= 1500: LLC, not IP)
+ *       14      payload, then padding to 60 bytes and maybe the FCS: both are
+ *               trimmed by the IP length
+ */
+#define ETH_HLEN 14
+#define ETHERTYPE_MIN 0x0600 /* below: 802.3 length field */
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100     /* 802.1Q C-tag */
+#define ETHERTYPE_QINQ 0x88a8     /* 802.1ad S-tag */
+#define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ S-tag */
+#define ETHERTYPE_MPLS_UC 0x8847  /* RFC 3032 */
+#define ETHERTYPE_MPLS_MC 0x8848
+
+static enum decode_status decode_ethernet(struct dctx *d, struct cursor *c)
+{
+    if (!(cur_skip(c, ETH_HLEN - 2) && rd_be16(c, &d->ethertype))) {
+        return drop(d, missing(c, 0, ETH_HLEN, DR_LINK_SHORT));
+    }
+    return decode_ethertype(d, c);
+}
+
+/* ---------------------------------------------------------------------------
+ * What follows an EtherType (Ethernet, SLL, SLL2).
+ *
+ * 802.1Q / 802.1ad tag (IEEE 802.1Q-2018 9.6). The TPID (0x8100, 0x88a8 or
+ * 0x9100) was the EtherType just read; the tag's remaining 4 bytes are
+ *   offset size field
+ *        0    2 TCI: PCP (3 bits) | DEI (1) | VLAN ID (12)
+ *        2    2 next EtherType (or TPID of the next tag)
+ * Up to DECODE_MAX_VLAN_TAGS tags are accepted.
+ */
+#define VLAN_TAG_LEN 4
+
+static enum decode_status decode_ethertype(struct dctx *d, struct cursor *c)
+{
+    uint16_t type = d->ethertype;
+    unsigned tags = 0;
+
+    while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
+        if (++tags > DECODE_MAX_VLAN_TAGS) {
+            return drop(d, DR_VLAN_DEPTH);
+        }
+        uint32_t at = c->off;
+        if (!(cur_skip(c, 2) && rd_be16(c, &type))) {
+            return drop(d, missing(c, at, VLAN_TAG_LEN, DR_LINK_SHORT));
+        }
+    }
+    switch (type) {
+    case ETHERTYPE_IPV4:
+        return decode_ipv4(d, c);
+    case ETHERTYPE_IPV6:
+        return decode_ipv6(d, c);
+    case ETHERTYPE_MPLS_UC:
+    case ETHERTYPE_MPLS_MC:
+        return decode_mpls(d, c);
+    default: /* ARP, LLDP, ..., and 802.3 lengths (< ETHERTYPE_MIN) */
+        return drop(d, DR_NOT_IP);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * MPLS label stack entry (RFC 3032 2.1)
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                Label                  | TC  |S|      TTL      |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * The stack ends at the entry with S (bottom of stack) set. MPLS does not say
+ * what it carries; like every analyzer we guess from the first nibble after
+ * the stack (4: IPv4, 6: IPv6). Anything else (a pseudowire control word,
+ * Ethernet over MPLS) is not IP for us.
+ */
+#define MPLS_LSE_LEN 4
+#define MPLS_BOTTOM_OF_STACK 0x00000100u
+
+static enum decode_status decode_mpls(struct dctx *d, struct cursor *c)
+{
+    for (unsigned labels = 1;; labels++) {
+        if (labels > DECODE_MAX_MPLS_LABELS) {
+            return drop(d, DR_MPLS_DEPTH);
+        }
+        uint32_t at = c->off;
+        uint32_t lse;
+        if (!rd_be32(c, &lse)) {
+            return drop(d, missing(c, at, MPLS_LSE_LEN, DR_LINK_SHORT));
+        }
+        if (lse & MPLS_BOTTOM_OF_STACK) {
+            break;
+        }
+    }
+    uint8_t first;
+    if (!peek_u8(c, &first)) {
+        return drop(d, missing(c, c->off, 1, DR_NOT_IP));
+    }
+    switch (first >> 4) {
+    case 4:
+        return decode_ipv4(d, c);
+    case 6:
+        return decode_ipv6(d, c);
+    default:
+        return drop(d, DR_NOT_IP);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Linux "cooked" capture v1, LINKTYPE_LINUX_SLL (tcpdump.org/linktypes)
+ *
+ *   offset size field
+ *        0    2 packet type (to us, broadcast, outgoing, ...)
+ *        2    2 ARPHRD_ type of the device
+ *        4    2 link-layer address length
+ *        6    8 link-layer address (first 8 bytes)
+ *       14    2 protocol: an EtherType (0x0800, 0x86dd, 0x8100, ...)
+ *
+ * Only the protocol matters to us. An address length above 8 is odd (the
+ * address is truncated) but does not stop the frame from being decoded, so it
+ * is deliberately not counted as DR_LINK_BAD; neither is any other value of the
+ * informational fields. The same holds for SLL2.
+ */
+#define SLL_HLEN 16
+#define SLL_PROTOCOL_OFFSET 14
+
+static enum decode_status decode_sll(struct dctx *d, struct cursor *c)
+{
+    if (!(cur_skip(c, SLL_PROTOCOL_OFFSET) && rd_be16(c, &d->ethertype))) {
+        return drop(d, missing(c, 0, SLL_HLEN, DR_LINK_SHORT));
+    }
+    return decode_ethertype(d, c);
+}
+
+/* ---------------------------------------------------------------------------
+ * Linux "cooked" capture v2, LINKTYPE_LINUX_SLL2 (tcpdump.org/linktypes)
+ *
+ *   offset size field
+ *        0    2 protocol: an EtherType
+ *        2    2 reserved (must be zero)
+ *        4    4 interface index
+ *        8    2 ARPHRD_ type of the device
+ *       10    1 packet type
+ *       11    1 link-layer address length
+ *       12    8 link-layer address (first 8 bytes)
+ */
+#define SLL2_HLEN 20
+
+static enum decode_status decode_sll2(struct dctx *d, struct cursor *c)
+{
+    if (!(rd_be16(c, &d->ethertype) && cur_skip(c, SLL2_HLEN - 2))) {
+        return drop(d, missing(c, 0, SLL2_HLEN, DR_LINK_SHORT));
+    }
+    return decode_ethertype(d, c);
+}
+
+/* ---------------------------------------------------------------------------
+ * BSD loopback, LINKTYPE_NULL and LINKTYPE_LOOP (tcpdump.org/linktypes)
+ *
+ *   offset size field
+ *        0    4 address family: NULL in the byte order of the capturing host,
+ *               LOOP in network byte order
+ *
+ * AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD, OpenBSD, ...), 28 (FreeBSD,
+ * DragonFly) or 30 (macOS, iOS). A value that is none of them in either byte
+ * order is some other family (not IP).
+ */
+#define NULL_HLEN 4
+#define BSD_AF_INET 2
+#define BSD_AF_INET6_BSD 24
+#define BSD_AF_INET6_FREEBSD 28
+#define BSD_AF_INET6_DARWIN 30
+
+static unsigned bsd_af_version(uint32_t af)
+{
+    switch (af) {
+    case BSD_AF_INET:
+        return 4;
+    case BSD_AF_INET6_BSD:
+    case BSD_AF_INET6_FREEBSD:
+    case BSD_AF_INET6_DARWIN:
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+static uint32_t bswap32(uint32_t v)
+{
+    return (v >> 24) | ((v >> 8) & 0x0000ff00u) | ((v << 8) & 0x00ff0000u) | (v << 24);
+}
+
+static enum decode_status decode_loopback_af(struct dctx *d, struct cursor *c, bool either_order)
+{
+    uint32_t af;
+    if (!rd_be32(c, &af)) {
+        return drop(d, missing(c, 0, NULL_HLEN, DR_LINK_SHORT));
+    }
+    unsigned version = bsd_af_version(af);
+    if (version == 0 && either_order) {
+        version = bsd_af_version(bswap32(af));
+    }
+    switch (version) {
+    case 4:
+        return decode_ipv4(d, c);
+    case 6:
+        return decode_ipv6(d, c);
+    default:
+        return drop(d, DR_NOT_IP);
+    }
+}
+
+static enum decode_status decode_null(struct dctx *d, struct cursor *c)
+{
+    return decode_loopback_af(d, c, true);
+}
+
+static enum decode_status decode_loop(struct dctx *d, struct cursor *c)
+{
+    return decode_loopback_af(d, c, false);
+}
+
+/* ---------------------------------------------------------------------------
+ * Raw IP, LINKTYPE_RAW: no link header; the version nibble tells IPv4 from
+ * IPv6. (LINKTYPE_IPV4 / LINKTYPE_IPV6 go straight to their decoder, which
+ * rejects the other version as DR_IP_VERSION.)
+ */
+static enum decode_status decode_raw(struct dctx *d, struct cursor *c)
+{
+    uint8_t first;
+    if (!peek_u8(c, &first)) {
+        return drop(d, missing(c, 0, 1, DR_IP_SHORT));
+    }
+    switch (first >> 4) {
+    case 4:
+        return decode_ipv4(d, c);
+    case 6:
+        return decode_ipv6(d, c);
+    default:
+        return drop(d, DR_IP_VERSION);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * IPv4 header (RFC 791 3.1)
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version|  IHL  |Type of Service|          Total Length         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |         Identification        |Flags|      Fragment Offset    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Time to Live |    Protocol   |         Header Checksum       |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                       Source Address                          |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Destination Address                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Options (IHL > 5)          |    Padding    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Checks, in order: the 20-byte minimum header; IHL >= 5 and the IHL*4 bytes
+ * present; total length >= IHL*4; then the region is trimmed to the total
+ * length (Ethernet padding, FCS). Inside an ICMP quote the total length is not
+ * checked: the quote is usually shorter than the datagram it describes.
+ * Flags: bit 0x2000 MF, 0x4000 DF; the low 13 bits are the fragment offset.
+ */
+#define IPV4_MIN_HLEN 20
+#define IPV4_FRAG_MF 0x2000u
+#define IPV4_FRAG_OFFSET_MASK 0x1fffu
+#define IP_PROTO_HOPOPTS 0
+#define IP_PROTO_ICMP 1
+#define IP_PROTO_TCP 6
+#define IP_PROTO_ROUTING 43
+#define IP_PROTO_FRAGMENT 44
+#define IP_PROTO_ESP 50
+#define IP_PROTO_AH 51
+#define IP_PROTO_ICMPV6 58
+#define IP_PROTO_NONE 59
+#define IP_PROTO_DSTOPTS 60
+#define IP_PROTO_MOBILITY 135
+
+static enum decode_status decode_ipv4(struct dctx *d, struct cursor *c)
+{
+    struct tcp_segment *t = &d->out->tcp;
+    uint8_t vihl, ttl, proto;
+    uint16_t total, frag;
+
+    cur_rebase(c);
+    /* minimum header */
+    memset(&t->src, 0, sizeof t->src);
+    memset(&t->dst, 0, sizeof t->dst);
+    if (!(rd_u8(c, &vihl) && cur_skip(c, 1) && rd_be16(c, &total) && cur_skip(c, 2) &&
+          rd_be16(c, &frag) && rd_u8(c, &ttl) && rd_u8(c, &proto) && cur_skip(c, 2) &&
+          rd_bytes(c, t->src.b, 4) && rd_bytes(c, t->dst.b, 4))) {
+        return drop(d, missing(c, 0, IPV4_MIN_HLEN, d->in_quote ? DR_ICMP_SHORT : DR_IP_SHORT));
+    }
+    if ((vihl >> 4) != 4) {
+        return drop(d, DR_IP_VERSION);
+    }
+    /* declared header length */
+    uint32_t hlen = (uint32_t)(vihl & 0x0fu) * 4u;
+    if (hlen < IPV4_MIN_HLEN) {
+        return drop(d, DR_IPV4_HEADER_LENGTH);
+    }
+    if (!cur_skip(c, hlen - IPV4_MIN_HLEN)) {
+        return drop(d, missing(c, 0, hlen, d->in_quote ? DR_ICMP_SHORT : DR_IPV4_HEADER_LENGTH));
+    }
+    if (!d->in_quote) {
+        /* declared total length, then trim to it */
+        if (total == 0) {
+            d->verifiable = false; /* TSO / BIG TCP: length from the wire */
+        } else if (total < hlen) {
+            return drop(d, DR_IPV4_TOTAL_LENGTH);
+        } else {
+            cur_limit(c, total);
+            d->l4_len = total - hlen;
+        }
+        if (hlen > IPV4_MIN_HLEN) {
+            d->cnt->ipv4_options++;
+        }
+    }
+    if (frag & IPV4_FRAG_OFFSET_MASK) {
+        return drop(d, DR_IP_FRAGMENT);
+    }
+    if (frag & IPV4_FRAG_MF) {
+        d->verifiable = false; /* the checksum covers the reassembled segment */
+    }
+    t->ip_version = 4;
+    t->ttl = ttl;
+    switch (proto) {
+    case IP_PROTO_TCP:
+        return d->in_quote ? decode_quoted_tcp(d, c) : decode_tcp(d, c);
+    case IP_PROTO_ICMP:
+        return d->in_quote ? drop(d, DR_NOT_TCP) : decode_icmp(d, c);
+    default:
+        return drop(d, DR_NOT_TCP);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * IPv6 header (RFC 8200 3)
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version| Traffic Class |           Flow Label                  |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |         Payload Length        |  Next Header  |   Hop Limit   |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                  Source Address (16 bytes)                    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |               Destination Address (16 bytes)                  |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Extension headers all start with the same two bytes:
+ *   offset size field
+ *        0    1 next header
+ *        1    1 length: hop-by-hop (0), routing (43), destination options
+ *               (60), mobility (135, RFC 6275 6.1): (len + 1) * 8 bytes;
+ *               AH (51, RFC 4302 2.2): (len + 2) * 4 bytes;
+ *               fragment (44, RFC 8200 4.5): reserved, always 8 bytes
+ * Routing header (RFC 8200 4.4): offset 2 routing type, 3 segments left.
+ * Fragment header: offset 2, 2 bytes: fragment offset (13 bits) | res | M.
+ * ESP (50) encrypts what follows and 59 means "no next header": not TCP.
+ *
+ * Checks, in order: the 40-byte header; the payload length trims the region
+ * (0: jumbogram or BIG TCP, length from the wire); each extension header's
+ * two fixed bytes, then its declared length, within the trimmed region.
+ */
+#define IPV6_HLEN 40
+#define IPV6_EXT_FIXED 2
+#define IPV6_FRAG_HLEN 8
+#define IPV6_FRAG_OFFSET_MASK 0xfff8u
+#define IPV6_FRAG_M 0x0001u
+
+static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
+{
+    struct tcp_segment *t = &d->out->tcp;
+    uint8_t vtc, nh, hlim;
+    uint16_t plen;
+    enum decode_reason ext_short = d->in_quote ? DR_ICMP_SHORT : DR_IPV6_EXT_CHAIN;
+
+    cur_rebase(c);
+    memset(&t->src, 0, sizeof t->src);
+    memset(&t->dst, 0, sizeof t->dst);
+    if (!(rd_u8(c, &vtc) && cur_skip(c, 3) && rd_be16(c, &plen) && rd_u8(c, &nh) &&
+          rd_u8(c, &hlim) && rd_bytes(c, t->src.b, 16) && rd_bytes(c, t->dst.b, 16))) {
+        return drop(d, missing(c, 0, IPV6_HLEN, d->in_quote ? DR_ICMP_SHORT : DR_IP_SHORT));
+    }
+    if ((vtc >> 4) != 6) {
+        return drop(d, DR_IP_VERSION);
+    }
+    if (!d->in_quote) {
+        if (plen == 0) {
+            d->verifiable = false; /* jumbogram / BIG TCP: length from the wire */
+        } else {
+            cur_limit(c, IPV6_HLEN + (uint32_t)plen);
+        }
+    }
+    t->ip_version = 6;
+    t->ttl = hlim;
+
+    for (unsigned n_ext = 0;; n_ext++) {
+        switch (nh) {
+        case IP_PROTO_TCP:
+            d->l4_len = IPV6_HLEN + (uint32_t)plen - c->off; /* used only if verifiable */
+            return d->in_quote ? decode_quoted_tcp(d, c) : decode_tcp(d, c);
+        case IP_PROTO_ICMPV6:
+            return d->in_quote ? drop(d, DR_NOT_TCP) : decode_icmp(d, c);
+        case IP_PROTO_HOPOPTS:
+        case IP_PROTO_ROUTING:
+        case IP_PROTO_FRAGMENT:
+        case IP_PROTO_DSTOPTS:
+        case IP_PROTO_AH:
+        case IP_PROTO_MOBILITY:
+            break;
+        default: /* UDP, ESP, no next header, ... */
+            return drop(d, DR_NOT_TCP);
+        }
+        if (n_ext >= DECODE_MAX_IPV6_EXT) {
+            return drop(d, DR_IPV6_EXT_CHAIN);
+        }
+        uint32_t at = c->off;
+        uint8_t next, len_field;
+        if (!(rd_u8(c, &next) && rd_u8(c, &len_field))) {
+            return drop(d, missing(c, at, IPV6_EXT_FIXED, ext_short));
+        }
+        uint32_t ext_len;
+        if (nh == IP_PROTO_FRAGMENT) {
+            ext_len = IPV6_FRAG_HLEN;
+        } else if (nh == IP_PROTO_AH) {
+            ext_len = ((uint32_t)len_field + 2u) * 4u;
+        } else {
+            ext_len = ((uint32_t)len_field + 1u) * 8u;
+        }
+        if (!cur_has(c, ext_len - IPV6_EXT_FIXED)) {
+            return drop(d, missing(c, at, ext_len, ext_short));
+        }
+        if (nh == IP_PROTO_FRAGMENT) {
+            uint16_t fo;
+            (void)rd_be16(c, &fo); /* present: checked above */
+            if (fo & IPV6_FRAG_OFFSET_MASK) {
+                return drop(d, DR_IP_FRAGMENT);
+            }
+            if (fo & IPV6_FRAG_M) {
+                d->verifiable = false; /* the checksum covers the reassembled segment */
+            }
+        } else if (nh == IP_PROTO_ROUTING) {
+            uint8_t type, segments_left;
+            (void)rd_u8(c, &type);
+            (void)rd_u8(c, &segments_left);
+            if (segments_left != 0) {
+                /* The pseudo header holds the final destination, which is
+                 * inside the routing header, not in the IPv6 header yet. */
+                d->verifiable = false;
+            }
+        }
+        (void)cur_skip(c, ext_len - (c->off - at));
+        nh = next;
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * TCP checksum (RFC 9293 3.1; pseudo headers: RFC 9293 3.1 for IPv4, RFC 8200
+ * 8.1 for IPv6). RFC 1071: the one's complement sum is independent of byte
+ * order, so the words are summed in host order, eight bytes at a time into a
+ * 64-bit accumulator, and folded once at the end. A correct segment sums
+ * (checksum field included) to 0xffff, in either byte order.
+ *
+ *   IPv4 pseudo header: source (4), destination (4), zero (1), protocol (1),
+ *                       TCP length (2)
+ *   IPv6 pseudo header: source (16), destination (16), TCP length (4),
+ *                       zero (3), next header (1)
+ */
+static uint64_t csum_add(uint64_t acc, const uint8_t *p, uint32_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
+        p += 8;
+        n -= 8;
+    }
+    while (n >= 2) {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        acc += h;
+        p += 2;
+        n -= 2;
+    }
+    if (n) {
+        const uint8_t last[2] = {p[0], 0}; /* pad with a zero byte */
+        uint16_t h;
+        memcpy(&h, last, 2);
+        acc += h;
+    }
+    return acc;
+}
+
+static uint32_t csum_fold(uint64_t acc)
+{
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    acc = (acc & 0xffffu) + (acc >> 16);
+    return (uint32_t)acc;
+}
+
+static bool tcp_checksum_ok(const struct tcp_segment *t, const uint8_t *seg, uint32_t len)
+{
+    uint64_t acc;
+    if (t->ip_version == 4) {
+        const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(len >> 8), (uint8_t)len};
+        acc = csum_add(0, t->src.b, 4);
+        acc = csum_add(acc, t->dst.b, 4);
+        acc = csum_add(acc, tail, sizeof tail);
+    } else {
+        const uint8_t tail[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                                 (uint8_t)len,         0, 0, 0, IP_PROTO_TCP};
+        acc = csum_add(0, t->src.b, 16);
+        acc = csum_add(acc, t->dst.b, 16);
+        acc = csum_add(acc, tail, sizeof tail);
+    }
+    return csum_fold(csum_add(acc, seg, len)) == 0xffffu;
+}
+
+/* ---------------------------------------------------------------------------
+ * TCP header (RFC 9293 3.1)
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |          Source Port          |       Destination Port        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                        Sequence Number                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Acknowledgment Number                      |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Data |       |C|E|U|A|P|R|S|F|                               |
+ *   | Offset| Rsrvd |W|C|R|C|S|S|Y|I|            Window             |
+ *   |       |       |R|E|G|K|H|T|N|N|                               |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |           Checksum            |         Urgent Pointer        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                     Options (data offset > 5)                 |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * Options (kind, length including kind and length bytes, value):
+ *   kind len  option
+ *      0   -  end of option list (stops parsing)            RFC 9293
+ *      1   -  no-operation                                  RFC 9293
+ *      2   4  MSS: 16-bit maximum segment size              RFC 9293
+ *      3   3  window scale: shift count, > 14 read as 14    RFC 7323 2
+ *      4   2  SACK permitted                                RFC 2018 2
+ *      5 2+8n SACK: n blocks of left edge (32), right (32)  RFC 2018 3
+ *      8  10  timestamps: TSval (32), TSecr (32)            RFC 7323 3
+ * Other kinds are skipped by their length. A length of 0 or 1, or one running
+ * past the data offset, breaks the option framing: the frame is malformed. A
+ * known kind with an unexpected (but framed) length is skipped, not used.
+ */
+#define TCP_MIN_HLEN 20
+#define TCP_OPT_EOL 0
+#define TCP_OPT_NOP 1
+#define TCP_OPT_MSS 2
+#define TCP_OPT_WSCALE 3
+#define TCP_OPT_SACK_PERMITTED 4
+#define TCP_OPT_SACK 5
+#define TCP_OPT_TIMESTAMPS 8
+#define TCP_OPT_MSS_LEN 4
+#define TCP_OPT_WSCALE_LEN 3
+#define TCP_OPT_SACK_PERMITTED_LEN 2
+#define TCP_OPT_SACK_BLOCK_LEN 8
+#define TCP_OPT_TIMESTAMPS_LEN 10
+#define TCP_MAX_WSCALE 14
+
+enum opt_result { OPT_OK, OPT_CUT, OPT_BAD };
+
+/* o: the option bytes; o->wire is the option space the data offset declares,
+ * o->len what of it was captured. */
+static enum opt_result parse_tcp_options(struct tcp_segment *t, struct cursor *o)
+{
+    while (o->off < o->wire) {
+        uint32_t at = o->off;
+        uint8_t kind, len;
+        if (!rd_u8(o, &kind)) {
+            return OPT_CUT;
+        }
+        if (kind == TCP_OPT_EOL) {
+            return OPT_OK;
+        }
+        if (kind == TCP_OPT_NOP) {
+            continue;
+        }
+        if (o->off >= o->wire) {
+            return OPT_BAD; /* no room for the length byte */
+        }
+        if (!rd_u8(o, &len)) {
+            return OPT_CUT;
+        }
+        if (len < 2 || len > o->wire - at) {
+            return OPT_BAD;
+        }
+        if (!cur_has(o, (uint32_t)len - 2u)) {
+            return OPT_CUT;
+        }
+        switch (kind) {
+        case TCP_OPT_MSS:
+            if (len == TCP_OPT_MSS_LEN) {
+                t->has_mss = rd_be16(o, &t->mss);
+            }
+            break;
+        case TCP_OPT_WSCALE:
+            if (len == TCP_OPT_WSCALE_LEN && rd_u8(o, &t->wscale)) {
+                t->has_wscale = true;
+                if (t->wscale > TCP_MAX_WSCALE) {
+                    t->wscale = TCP_MAX_WSCALE;
+                }
+            }
+            break;
+        case TCP_OPT_SACK_PERMITTED:
+            if (len == TCP_OPT_SACK_PERMITTED_LEN) {
+                t->sack_permitted = true;
+            }
+            break;
+        case TCP_OPT_SACK:
+            if (len > 2 && (len - 2) % TCP_OPT_SACK_BLOCK_LEN == 0) {
+                t->sack_count = 0;
+                for (unsigned i = 0; i < (len - 2u) / TCP_OPT_SACK_BLOCK_LEN; i++) {
+                    uint32_t left, right;
+                    if (rd_be32(o, &left) && rd_be32(o, &right) && t->sack_count < DECODE_MAX_SACK) {
+                        t->sack[t->sack_count].left = left;
+                        t->sack[t->sack_count].right = right;
+                        t->sack_count++;
+                    }
+                }
+            }
+            break;
+        case TCP_OPT_TIMESTAMPS:
+            if (len == TCP_OPT_TIMESTAMPS_LEN) {
+                t->has_timestamps = rd_be32(o, &t->ts_val) && rd_be32(o, &t->ts_ecr);
+            }
+            break;
+        default:
+            break;
+        }
+        (void)cur_skip(o, (uint32_t)len - (o->off - at)); /* present: checked above */
+    }
+    return OPT_OK;
+}
+
+/*
+ * Checks, in order: the 20-byte fixed header (cut by the snaplen: skipped;
+ * beyond the IP payload: DR_TCP_DATA_OFFSET); the data offset (>= 5, within
+ * the IP payload); the options. payload_bytes is the IP payload (as clamped to
+ * the wire) less the header.
+ *
+ * The checksum is verified (cfg NULL or cfg->verify_checksums) when the whole
+ * segment the IP header declares was captured and nothing stands in the way:
+ * a TSO / jumbo length taken from the wire, a first fragment, or an IPv6
+ * routing header with segments left make the segment "unverified", like a
+ * snaplen cut. IPv4 source-route options (obsolete, dropped by routers) are
+ * not looked at. With verification off neither checksum counter moves.
+ */
+static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
+{
+    struct tcp_segment *t = &d->out->tcp;
+    uint8_t doff;
+
+    cur_rebase(c);
+    if (!(rd_be16(c, &t->sport) && rd_be16(c, &t->dport) && rd_be32(c, &t->seq) &&
+          rd_be32(c, &t->ack) && rd_u8(c, &doff) && rd_u8(c, &t->flags) &&
+          rd_be16(c, &t->window) && cur_skip(c, 4))) {
+        return drop(d, missing(c, 0, TCP_MIN_HLEN, DR_TCP_DATA_OFFSET));
+    }
+    uint32_t hlen = (uint32_t)(doff >> 4) * 4u;
+    if (hlen < TCP_MIN_HLEN || hlen > c->wire) {
+        return drop(d, DR_TCP_DATA_OFFSET);
+    }
+    if (hlen > TCP_MIN_HLEN) {
+        uint32_t opt_space = hlen - TCP_MIN_HLEN;
+        uint32_t opt_cap = c->len - TCP_MIN_HLEN;
+        struct cursor o = {
+            .ptr = c->ptr + TCP_MIN_HLEN,
+            .len = opt_cap < opt_space ? opt_cap : opt_space,
+            .wire = opt_space,
+            .off = 0,
+        };
+        switch (parse_tcp_options(t, &o)) {
+        case OPT_OK:
+            break;
+        case OPT_CUT:
+            t->options_cut = true;
+            d->cnt->options_cut++;
+            break;
+        case OPT_BAD:
+            return drop(d, DR_TCP_OPTIONS);
+        }
+    }
+    t->payload_bytes = c->wire - hlen;
+
+    if (d->cfg == NULL || d->cfg->verify_checksums) {
+        c->off = 0;
+        const uint8_t *seg = d->verifiable ? cur_span(c, d->l4_len) : NULL;
+        if (seg == NULL) {
+            d->cnt->checksum_unverified++;
+        } else if (!tcp_checksum_ok(t, seg, d->l4_len)) {
+            d->out->checksum_bad = true;
+            d->cnt->checksum_bad++;
+        }
+    }
+    d->cnt->tcp_segments++;
+    return DECODE_TCP;
+}
+
+/* ---------------------------------------------------------------------------
+ * ICMP destination unreachable: ICMPv4 type 3 (RFC 792, RFC 1191 for code 4)
+ * and ICMPv6 type 1 (RFC 4443 3.1), any code.
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |     Type      |     Code      |          Checksum             |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |             Unused (or next-hop MTU for v4 code 4)            |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Quote: the original IP header (+ IPv6 extension headers) and |
+ *   |  at least 8 bytes of what followed (RFC 792); RFC 1812 and    |
+ *   |  RFC 4443 routers quote more.                                 |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * The quote is decoded by the same IP decoders with d->in_quote set: its total
+ * / payload length is not checked, a short quote is DR_ICMP_SHORT, and an ICMP
+ * quoted inside is not followed.
+ */
+#define ICMP_HLEN 8
+#define ICMP4_TYPE_UNREACH 3
+#define ICMP6_TYPE_UNREACH 1
+#define QUOTE_TCP_MIN 8   /* ports and sequence number */
+#define QUOTE_TCP_FLAGS 14 /* ... through the flags byte */
+
+static enum decode_status decode_icmp(struct dctx *d, struct cursor *c)
+{
+    struct decoded *out = d->out;
+    uint8_t type, code;
+
+    cur_rebase(c);
+    if (!rd_u8(c, &type)) {
+        return drop(d, missing(c, 0, 1, DR_ICMP_SHORT));
+    }
+    if (type != (out->tcp.ip_version == 4 ? ICMP4_TYPE_UNREACH : ICMP6_TYPE_UNREACH)) {
+        return drop(d, DR_NOT_TCP);
+    }
+    if (!(rd_u8(c, &code) && cur_skip(c, ICMP_HLEN - 2))) {
+        return drop(d, missing(c, 0, ICMP_HLEN, DR_ICMP_SHORT));
+    }
+    out->icmp = ICMP_KIND_UNREACH;
+    out->icmp_type = type;
+    out->icmp_code = code;
+    out->icmp_ttl = out->tcp.ttl;
+    out->icmp_src = out->tcp.src;
+    d->in_quote = true;
+    return out->tcp.ip_version == 4 ? decode_ipv4(d, c) : decode_ipv6(d, c);
+}
+
+/* The quoted TCP header: only the first 8 bytes (ports, sequence number) are
+ * guaranteed; with 14 bytes the acknowledgment number and flags are there too
+ * (see the TCP diagram above). */
+static enum decode_status decode_quoted_tcp(struct dctx *d, struct cursor *c)
+{
+    struct tcp_segment *t = &d->out->tcp;
+
+    cur_rebase(c);
+    if (!(rd_be16(c, &t->sport) && rd_be16(c, &t->dport) && rd_be32(c, &t->seq))) {
+        return drop(d, missing(c, 0, QUOTE_TCP_MIN, DR_ICMP_SHORT));
+    }
+    if (cur_has(c, QUOTE_TCP_FLAGS - QUOTE_TCP_MIN)) {
+        (void)rd_be32(c, &t->ack);
+        (void)cur_skip(c, 1); /* data offset */
+        (void)rd_u8(c, &t->flags);
+        t->quote_has_flags = true;
+    }
+    d->cnt->icmp_errors++;
+    return DECODE_ICMP;
+}
+
+/* ---------------------------------------------------------------------------
+ * Entry point and names.
+ */
+enum decode_status decode_frame(const struct frame *f, const struct decode_config *cfg,
+                                struct decoded *out, struct decode_counters *cnt)
+{
+    struct dctx d = {.cfg = cfg, .out = out, .cnt = cnt, .verifiable = true};
+
+    memset(out, 0, sizeof *out);
+    if (f->caplen == 0) {
+        return drop(&d, DR_ZERO_LENGTH);
+    }
+    struct cursor c = {.ptr = f->bytes, .len = f->caplen, .wire = f->wirelen, .off = 0};
+    if (f->caplen > f->wirelen) {
+        cnt->caplen_gt_wirelen++;
+        c.wire = f->caplen;
+    }
+    switch (f->link) {
+    case LINK_ETHERNET:
+        return decode_ethernet(&d, &c);
+    case LINK_LINUX_SLL:
+        return decode_sll(&d, &c);
+    case LINK_LINUX_SLL2:
+        return decode_sll2(&d, &c);
+    case LINK_NULL:
+        return decode_null(&d, &c);
+    case LINK_LOOP:
+        return decode_loop(&d, &c);
+    case LINK_RAW:
+        return decode_raw(&d, &c);
+    case LINK_IPV4:
+        return decode_ipv4(&d, &c);
+    case LINK_IPV6:
+        return decode_ipv6(&d, &c);
+    case LINK__COUNT:
+    default:
+        return drop(&d, DR_LINK_BAD);
+    }
+}
+
+const char *link_type_name(enum link_type link)
+{
+    static const char *const names[LINK__COUNT] = {
+        [LINK_ETHERNET] = "ethernet", [LINK_LINUX_SLL] = "linux_sll",
+        [LINK_LINUX_SLL2] = "linux_sll2", [LINK_NULL] = "null",
+        [LINK_LOOP] = "loop", [LINK_RAW] = "raw",
+        [LINK_IPV4] = "ipv4", [LINK_IPV6] = "ipv6",
+    };
+    if ((unsigned)link >= LINK__COUNT || names[link] == NULL) {
+        return "unknown";
+    }
+    return names[link];
+}
+
+const char *decode_reason_name(enum decode_reason reason)
+{
+    static const char *const names[DR__COUNT] = {
+        [DR_NOT_IP] = "not_ip",
+        [DR_NOT_TCP] = "not_tcp",
+        [DR_IP_FRAGMENT] = "ip_fragment",
+        [DR_HEADERS_CUT] = "headers_cut",
+        [DR_ZERO_LENGTH] = "zero_length",
+        [DR_LINK_SHORT] = "link_short",
+        [DR_LINK_BAD] = "link_bad",
+        [DR_VLAN_DEPTH] = "vlan_depth",
+        [DR_MPLS_DEPTH] = "mpls_depth",
+        [DR_IP_VERSION] = "ip_version",
+        [DR_IP_SHORT] = "ip_short",
+        [DR_IPV4_HEADER_LENGTH] = "ipv4_header_length",
+        [DR_IPV4_TOTAL_LENGTH] = "ipv4_total_length",
+        [DR_IPV6_EXT_CHAIN] = "ipv6_ext_chain",
+        [DR_TCP_DATA_OFFSET] = "tcp_data_offset",
+        [DR_TCP_OPTIONS] = "tcp_options",
+        [DR_ICMP_SHORT] = "icmp_short",
+    };
+    if ((unsigned)reason >= DR__COUNT || names[reason] == NULL) {
+        return "unknown";
+    }
+    return names[reason];
+}
+
+bool decode_reason_is_malformed(enum decode_reason reason)
+{
+    return (unsigned)reason > DR__SKIP_LAST && (unsigned)reason < DR__COUNT;
+}
+
+char *ip_addr_format(const struct ip_addr *a, int ip_version, char *buf, unsigned long len)
+{
+    if (buf == NULL || len == 0) {
+        return buf;
+    }
+    int af = ip_version == 4 ? AF_INET : ip_version == 6 ? AF_INET6 : AF_UNSPEC;
+    socklen_t size = len > 64 ? 64 : (socklen_t)len;
+    if (af == AF_UNSPEC || inet_ntop(af, a->b, buf, size) == NULL) {
+        buf[0] = '\0';
+    }
+    return buf;
+}

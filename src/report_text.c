@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report_text.c - the human report.
+ *
+ * Layout: a summary (counts per verdict), then one line per connection that
+ * is not clean, in time order (time, client -> server, verdict, reason,
+ * frames), then, for each kind of problem present, what to check next on the
+ * hosts involved. In live mode each event is also printed as it happens.
+ *
+ * Memory: only problem connections are kept, as one compact line each, and
+ * at most cfg.max_problem_lines of them (the rest are counted).
+ * Times are UTC so the output does not depend on the machine's time zone.
+ */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define KIND_COUNT (VERDICT__COUNT + 3) /* stalled splits by stall kind */
+
+struct problem_line {
+    int64_t start_ns;
+    uint64_t id;
+    char *text;
+};
+
+struct kind_example {
+    uint64_t count;
+    char server[64];
+    char peer[64];
+    uint16_t port;
+};
+
+struct text_reporter {
+    struct reporter base;
+    struct problem_line *lines;
+    size_t n_lines, cap_lines;
+    uint64_t dropped;
+    struct kind_example kinds[KIND_COUNT];
+};
+
+static struct reporter *text_create(const struct reporter_config *cfg)
+{
+    struct text_reporter *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->base.ops = &report_text_ops;
+    r->base.cfg = *cfg;
+    return &r->base;
+}
+
+/* "12:00:01.234567" (UTC) */
+static void fmt_clock(char *buf, size_t len, int64_t ns, int digits)
+{
+    time_t sec = (time_t)(ns >= 0 ? ns / 1000000000LL : (ns - 999999999LL) / 1000000000LL);
+    int64_t frac = ns - (int64_t)sec * 1000000000LL;
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm)) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (digits == 9)
+        snprintf(buf, len, "%02d:%02d:%02d.%09lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (long long)frac);
+    else
+        snprintf(buf, len, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (long long)(frac / 1000));
+}
+
+static void fmt_endpoint(char *buf, size_t len, const struct conn *c, enum side s)
+{
+    char ip[64];
+    ip_addr_format(conn_addr(c, s), c->key.ip_version, ip, sizeof ip);
+    if (c->key.ip_version == 6)
+        snprintf(buf, len, "[%s]:%u", ip, conn_port(c, s));
+    else
+        snprintf(buf, len, "%s:%u", ip, conn_port(c, s));
+}
+
+static unsigned kind_index(enum verdict v, enum stall_kind k)
+{
+    if (v == VERDICT_STALLED && k == STALL_UNACKED_DATA)
+        return VERDICT__COUNT;
+    if (v == VERDICT_STALLED && k == STALL_WINDOW_FULL)
+        return VERDICT__COUNT + 1;
+    return (unsigned)v;
+}
+
+static void note_kind(struct text_reporter *r, const struct conn *c, const struct verdict_info *v)
+{
+    struct kind_example *k = &r->kinds[kind_index(v->verdict, (enum stall_kind)v->stall.kind)];
+    if (k->count++ > 0)
+        return;
+    ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, k->server, sizeof k->server);
+    k->port = conn_port(c, SIDE_SERVER);
+    /* The peer of the host where the checks run. */
+    enum side peer = SIDE_CLIENT;
+    if (v->verdict == VERDICT_RESET)
+        peer = side_peer((enum side)c->rst_side);
+    else if (v->verdict == VERDICT_STALLED)
+        peer = v->stall.kind == STALL_UNACKED_DATA ? (enum side)v->stall.blamed
+                                                   : side_peer((enum side)v->stall.blamed);
+    ip_addr_format(conn_addr(c, peer), c->key.ip_version, k->peer, sizeof k->peer);
+}
+
+static void text_connection(struct reporter *base, const struct conn *c,
+                            const struct verdict_info *v, enum conn_end why)
+{
+    struct text_reporter *r = (struct text_reporter *)base;
+    if (v->clean && why != END_EVICTED)
+        return;
+    note_kind(r, c, v);
+    if (r->n_lines >= base->cfg.max_problem_lines) {
+        r->dropped++;
+        return;
+    }
+    if (r->n_lines == r->cap_lines) {
+        size_t cap = r->cap_lines ? r->cap_lines * 2 : 64;
+        if (cap > base->cfg.max_problem_lines)
+            cap = base->cfg.max_problem_lines;
+        struct problem_line *nl = realloc(r->lines, cap * sizeof *nl);
+        if (!nl) {
+            r->dropped++;
+            return;
+        }
+        r->lines = nl;
+        r->cap_lines = cap;
+    }
+    char t[32], a[80], b[80], line[VERDICT_REASON_MAX + 320];
+    fmt_clock(t, sizeof t, c->start_ns, base->cfg.ts_digits);
+    fmt_endpoint(a, sizeof a, c, SIDE_CLIENT);
+    fmt_endpoint(b, sizeof b, c, SIDE_SERVER);
+    int n = snprintf(line, sizeof line, "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s)",
+                     t, a, b, verdict_name(v->verdict), v->reason,
+                     (unsigned long long)c->first_frame, (unsigned long long)c->last_frame,
+                     (unsigned long long)v->verdict_frame,
+                     why == END_EVICTED ? "; evicted at the table cap" : "");
+    if (n < 0)
+        return;
+    char *text = strdup(line);
+    if (!text) {
+        r->dropped++;
+        return;
+    }
+    r->lines[r->n_lines].start_ns = c->start_ns;
+    r->lines[r->n_lines].id = c->id;
+    r->lines[r->n_lines].text = text;
+    r->n_lines++;
+}
+
+static void text_event(struct reporter *base, const struct conn *c, enum tracker_event ev,
+                       int64_t now_ns, const char *detail)
+{
+    FILE *f = base->cfg.out;
+    char t[32], a[80], b[80];
+    fmt_clock(t, sizeof t, now_ns, base->cfg.ts_digits);
+    fmt_endpoint(a, sizeof a, c, SIDE_CLIENT);
+    fmt_endpoint(b, sizeof b, c, SIDE_SERVER);
+    fprintf(f, "%s  %s -> %s  %s%s%s\n", t, a, b, tracker_event_name(ev), detail ? ": " : "",
+            detail ? detail : "");
+    fflush(f);
+}
+
+static int line_cmp(const void *x, const void *y)
+{
+    const struct problem_line *a = x, *b = y;
+    if (a->start_ns != b->start_ns)
+        return a->start_ns < b->start_ns ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Prints a check command with PORT, SERVER and PEER filled in. */
+static void print_check(FILE *f, const char *tmpl, const struct kind_example *k)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", k->port);
+    fputs("    ", f);
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "PORT", 4) == 0) {
+            fputs(port, f);
+            p += 4;
+        } else if (strncmp(p, "SERVER", 6) == 0) {
+            fputs(k->server, f);
+            p += 6;
+        } else if (strncmp(p, "PEER", 4) == 0) {
+            fputs(k->peer, f);
+            p += 4;
+        } else {
+            fputc(*p++, f);
+        }
+    }
+    fputc('\n', f);
+}
+
+static void text_end(struct reporter *base, const struct report_summary *s)
+{
+    struct text_reporter *r = (struct text_reporter *)base;
+    FILE *f = base->cfg.out;
+    char t0[48] = "-", dur[32] = "0";
+    if (s->frames) {
+        time_t sec = (time_t)(s->first_ns / 1000000000LL);
+        struct tm tm;
+        if (gmtime_r(&sec, &tm))
+            strftime(t0, sizeof t0, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        snprintf(dur, sizeof dur, "%.3f", (double)(s->last_ns - s->first_ns) / 1e9);
+    }
+    fprintf(f, "tcptriage: %s (%s)\n", s->source ? s->source : "-", s->link ? s->link : "-");
+    fprintf(f, "  %llu frames, %llu TCP segments, %llu connections, from %s over %s s\n",
+            (unsigned long long)s->frames, (unsigned long long)s->decode.tcp_segments,
+            (unsigned long long)s->connections, t0, dur);
+    fputs("  verdicts:", f);
+    int any = 0;
+    for (unsigned i = 0; i < VERDICT__COUNT; i++) {
+        if (!s->verdicts[i])
+            continue;
+        fprintf(f, " %s %llu", verdict_name((enum verdict)i), (unsigned long long)s->verdicts[i]);
+        any = 1;
+    }
+    fputs(any ? "\n" : " none\n", f);
+    uint64_t malformed = 0, skipped = 0;
+    for (unsigned i = 0; i < DR__COUNT; i++) {
+        if (decode_reason_is_malformed((enum decode_reason)i))
+            malformed += s->decode.by_reason[i];
+        else
+            skipped += s->decode.by_reason[i];
+    }
+    fprintf(f, "  frames not analysed: %llu skipped (not TCP, fragments, cut headers), %llu "
+               "malformed",
+            (unsigned long long)skipped, (unsigned long long)malformed);
+    if (malformed) {
+        fputs(" (", f);
+        int n = 0;
+        for (unsigned i = 0; i < DR__COUNT; i++)
+            if (decode_reason_is_malformed((enum decode_reason)i) && s->decode.by_reason[i])
+                fprintf(f, "%s%s %llu", n++ ? ", " : "", decode_reason_name((enum decode_reason)i),
+                        (unsigned long long)s->decode.by_reason[i]);
+        fputc(')', f);
+    }
+    fprintf(f, "; %llu bad TCP checksums\n", (unsigned long long)s->decode.checksum_bad);
+    if (s->tracker.evicted)
+        fprintf(f, "  %llu connections evicted at the table cap (--max-connections)\n",
+                (unsigned long long)s->tracker.evicted);
+    if (base->cfg.live)
+        fprintf(f, "  capture drops: %llu by the kernel, %llu by the interface\n",
+                (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);
+    if (s->damaged)
+        fprintf(f, "  INPUT DAMAGED: %s (everything before it is reported)\n", s->damage);
+
+    if (r->n_lines) {
+        qsort(r->lines, r->n_lines, sizeof *r->lines, line_cmp);
+        fputs("\nProblem connections (time order, UTC):\n", f);
+        for (size_t i = 0; i < r->n_lines; i++)
+            fprintf(f, "%s\n", r->lines[i].text);
+    }
+    if (r->dropped)
+        fprintf(f, "  ... and %llu more (raise --max-report-lines to see them)\n",
+                (unsigned long long)r->dropped);
+
+    int header = 0;
+    static const char *const kind_names[KIND_COUNT] = {
+        [VERDICT_REFUSED] = "refused",
+        [VERDICT_TIMED_OUT] = "timed_out",
+        [VERDICT_UNANSWERED] = "unanswered",
+        [VERDICT_HALF_OPEN] = "half_open",
+        [VERDICT_RESET] = "reset",
+        [VERDICT_CLOSED] = "closed (with a stall)",
+        [VERDICT_STALLED] = "stalled (zero window)",
+        [VERDICT_HALF_CLOSED] = "half_closed",
+        [VERDICT_OPEN] = "open (with a stall)",
+        [VERDICT__COUNT] = "stalled (unacknowledged data)",
+        [VERDICT__COUNT + 1] = "stalled (window full)",
+    };
+    for (unsigned i = 0; i < KIND_COUNT; i++) {
+        const struct kind_example *k = &r->kinds[i];
+        if (!k->count)
+            continue;
+        enum verdict v = i < VERDICT__COUNT ? (enum verdict)i : VERDICT_STALLED;
+        enum stall_kind sk = i == VERDICT__COUNT       ? STALL_UNACKED_DATA
+                             : i == VERDICT__COUNT + 1 ? STALL_WINDOW_FULL
+                                                       : STALL_ZERO_WINDOW;
+        const char *const *checks = report_checks_for(v, sk);
+        if (!checks[0])
+            continue;
+        if (!header++)
+            fputs("\nWhat to check next:\n", f);
+        fprintf(f, "  %s (%llu connection%s, e.g. server %s port %u):\n", kind_names[i],
+                (unsigned long long)k->count, k->count == 1 ? "" : "s", k->server, k->port);
+        for (const char *const *c = checks; *c; c++)
+            print_check(f, *c, k);
+    }
+    fflush(f);
+}
+
+static void text_destroy(struct reporter *base)
+{
+    struct text_reporter *r = (struct text_reporter *)base;
+    for (size_t i = 0; i < r->n_lines; i++)
+        free(r->lines[i].text);
+    free(r->lines);
+    free(r);
+}
+
+const struct reporter_ops report_text_ops = {
+    .name = "text",
+    .create = text_create,
+    .connection = text_connection,
+    .event = text_event,
+    .end = text_end,
+    .destroy = text_destroy,
+};

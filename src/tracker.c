@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tracker.c - rebuild TCP connections from segments, as an observer on the
+ * path sees them.
+ *
+ * For each segment: find the connection (flow_table), decide whether it starts
+ * a new one on the same tuple, then update, in this order, the sender's
+ * handshake, the ACK it carries (progress for the peer's data, FIN acked),
+ * its sequence space (new data, retransmission, keepalive, zero-window
+ * probe), the window it advertises, its FIN, and the stall tracking of both
+ * directions. RST short-cuts all of that.
+ *
+ * Endpoint states change in exactly one function, endpoint_event(), which has
+ * one handler per state and counts the combinations it has no rule for.
+ *
+ * References: RFC 9293 (TCP; states, sequence space), RFC 1982 (serial
+ * arithmetic), RFC 7323 (window scale, timestamps), RFC 2018 (SACK),
+ * RFC 1122 section 4.2.3.6 (keepalive), RFC 9293 section 3.8.6.1 (zero-window
+ * probing), RFC 5961 (RST/SYN on established connections).
+ * Not done here: reassembly, payload inspection, classification.
+ */
+#include "tracker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tracker_config_default(struct tracker_config *cfg)
+{
+    cfg->attempt_timeout_ns = 3000000000LL;
+    cfg->stall_threshold_ns = 1000000000LL;
+    cfg->linger_ns = 4000000000LL;
+    cfg->max_connections = 1000000;
+}
+
+const char *conn_end_name(enum conn_end e)
+{
+    switch (e) {
+    case END_FINISHED:
+        return "finished";
+    case END_REPLACED:
+        return "replaced";
+    case END_EVICTED:
+        return "evicted";
+    case END_CAPTURE_END:
+        return "capture_end";
+    }
+    return "unknown";
+}
+
+const char *tracker_event_name(enum tracker_event e)
+{
+    static const char *const names[TEV__COUNT] = {
+        [TEV_REFUSED] = "refused",         [TEV_RESET] = "reset",
+        [TEV_HALF_OPEN] = "half_open",     [TEV_HALF_CLOSED] = "half_closed",
+        [TEV_CLOSED] = "closed",           [TEV_STALL_START] = "stall_start",
+        [TEV_STALL_END] = "stall_end",     [TEV_TIMED_OUT] = "timed_out",
+    };
+    if ((unsigned)e >= TEV__COUNT)
+        return "unknown";
+    return names[e];
+}
+
+/* ======================================================================== */
+/* Endpoint state machine                                                    */
+
+enum ep_event {
+    EV_SEND_SYN = 0,  /* it sent SYN */
+    EV_SEND_SYNACK,   /* it sent SYN-ACK */
+    EV_HANDSHAKE_ACK, /* the handshake's third segment was seen */
+    EV_SEND_FIN,      /* it sent FIN */
+    EV_RECV_FIN,      /* its peer sent FIN */
+    EV_FIN_ACKED,     /* its FIN was acknowledged */
+    EV_RST,           /* a RST ended the connection */
+};
+
+/* Each handler returns the next state, or TCP_STATE__COUNT for "no rule". */
+static enum tcp_state on_closed(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_SEND_SYN:
+        return TCP_SYN_SENT;
+    case EV_SEND_SYNACK:
+        return TCP_SYN_RECEIVED;
+    case EV_HANDSHAKE_ACK: /* its SYN or SYN-ACK was out of sight */
+        return TCP_ESTABLISHED;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_listen(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_SEND_SYNACK:
+        return TCP_SYN_RECEIVED;
+    case EV_HANDSHAKE_ACK:
+        return TCP_ESTABLISHED;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_syn_sent(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_SEND_SYN:
+        return TCP_SYN_SENT;
+    case EV_SEND_SYNACK: /* simultaneous open */
+        return TCP_SYN_RECEIVED;
+    case EV_HANDSHAKE_ACK:
+        return TCP_ESTABLISHED;
+    case EV_SEND_FIN: /* one-sided capture: handshake done out of sight */
+        return TCP_FIN_WAIT_1;
+    case EV_RECV_FIN:
+        return TCP_CLOSE_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_syn_received(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_SEND_SYNACK:
+        return TCP_SYN_RECEIVED;
+    case EV_HANDSHAKE_ACK:
+        return TCP_ESTABLISHED;
+    case EV_SEND_FIN:
+        return TCP_FIN_WAIT_1;
+    case EV_RECV_FIN:
+        return TCP_CLOSE_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_established(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_HANDSHAKE_ACK:
+        return TCP_ESTABLISHED;
+    case EV_SEND_FIN:
+        return TCP_FIN_WAIT_1;
+    case EV_RECV_FIN:
+        return TCP_CLOSE_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_fin_wait_1(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_FIN_ACKED:
+        return TCP_FIN_WAIT_2;
+    case EV_RECV_FIN:
+        return TCP_CLOSING;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_fin_wait_2(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_RECV_FIN:
+        return TCP_TIME_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_closing(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_FIN_ACKED:
+        return TCP_TIME_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_time_wait(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_RECV_FIN: /* retransmitted FIN */
+    case EV_RST:
+        return TCP_TIME_WAIT;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_close_wait(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_SEND_FIN:
+        return TCP_LAST_ACK;
+    case EV_RECV_FIN:
+        return TCP_CLOSE_WAIT;
+    case EV_RST:
+        return TCP_CLOSED;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+static enum tcp_state on_last_ack(enum ep_event ev)
+{
+    switch (ev) {
+    case EV_FIN_ACKED:
+    case EV_RST:
+        return TCP_CLOSED;
+    case EV_RECV_FIN:
+        return TCP_LAST_ACK;
+    default:
+        return TCP_STATE__COUNT;
+    }
+}
+
+/* The one place an endpoint's state changes. */
+static void endpoint_event(struct tracker *t, struct endpoint *e, enum ep_event ev)
+{
+    enum tcp_state next;
+    switch ((enum tcp_state)e->state) {
+    case TCP_CLOSED:
+        next = on_closed(ev);
+        break;
+    case TCP_LISTEN:
+        next = on_listen(ev);
+        break;
+    case TCP_SYN_SENT:
+        next = on_syn_sent(ev);
+        break;
+    case TCP_SYN_RECEIVED:
+        next = on_syn_received(ev);
+        break;
+    case TCP_ESTABLISHED:
+        next = on_established(ev);
+        break;
+    case TCP_FIN_WAIT_1:
+        next = on_fin_wait_1(ev);
+        break;
+    case TCP_FIN_WAIT_2:
+        next = on_fin_wait_2(ev);
+        break;
+    case TCP_CLOSING:
+        next = on_closing(ev);
+        break;
+    case TCP_TIME_WAIT:
+        next = on_time_wait(ev);
+        break;
+    case TCP_CLOSE_WAIT:
+        next = on_close_wait(ev);
+        break;
+    case TCP_LAST_ACK:
+        next = on_last_ack(ev);
+        break;
+    default:
+        next = TCP_STATE__COUNT;
+        break;
+    }
+    if (next == TCP_STATE__COUNT) {
+        t->cnt.unhandled_state++;
+        return;
+    }
+    e->state = (uint8_t)next;
+}
+
+/* ======================================================================== */
+/* Helpers                                                                   */
+
+enum side tracker_sender_side(const struct conn *c, const struct tcp_segment *seg)
+{
+    const struct ip_addr *ca = conn_addr(c, SIDE_CLIENT);
+    if (seg->sport == conn_port(c, SIDE_CLIENT) && memcmp(ca, &seg->src, sizeof *ca) == 0 &&
+        (seg->dport != conn_port(c, SIDE_SERVER) ||
+         memcmp(conn_addr(c, SIDE_SERVER), &seg->dst, sizeof *ca) == 0))
+        return SIDE_CLIENT;
+    return SIDE_SERVER;
+}
+
+/* Ports at or above this are taken as ephemeral (Linux's default range is
+ * 32768-60999, Windows' and IANA's 49152-65535). */
+#define EPHEMERAL_PORT_MIN 32768u
+#define WELL_KNOWN_PORT_MAX 1023u
+
+/* Port heuristic for a connection whose handshake we did not see (see
+ * docs/verdicts.md): true when the segment's source looks like the server. */
+static bool source_looks_like_server(uint16_t sport, uint16_t dport)
+{
+    bool s_wk = sport <= WELL_KNOWN_PORT_MAX, d_wk = dport <= WELL_KNOWN_PORT_MAX;
+    if (s_wk != d_wk)
+        return s_wk;
+    bool s_eph = sport >= EPHEMERAL_PORT_MIN, d_eph = dport >= EPHEMERAL_PORT_MIN;
+    if (s_eph != d_eph)
+        return d_eph;
+    if (sport != dport)
+        return sport < dport;
+    return false; /* same port: the first sender is the client */
+}
+
+static int64_t clamp_us_to_u32(int64_t us)
+{
+    if (us < 0)
+        return 0;
+    if (us > (int64_t)UINT32_MAX)
+        return (int64_t)UINT32_MAX;
+    return us;
+}
+
+/* Bytes of payload (not SYN/FIN) sent by s that are unacknowledged. */
+static uint32_t data_in_flight(const struct conn *c, enum side s)
+{
+    uint32_t n = conn_in_flight(c, s);
+    const struct endpoint *e = &c->ep[s];
+    if (n > 0 && (e->flags & EP_FIN) && !(e->flags & EP_FIN_ACKED))
+        n--;
+    return n;
+}
+
+/* ======================================================================== */
+/* Stall episodes                                                            */
+
+/* Close the episode of data sent by s at time now (progress, or the end). */
+static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t now_ns)
+{
+    struct stall_track *st = &c->ep[s].stall;
+    enum stall_kind k = stall_track_kind(st);
+    int64_t start = stall_track_start(st);
+    if (k != STALL_NONE && now_ns - start >= t->cfg.stall_threshold_ns) {
+        int64_t dur = now_ns - start;
+        c->stall_episodes++;
+        if (dur > c->stall_longest.seconds_ns || c->stall_longest.kind == STALL_NONE) {
+            c->stall_longest.start_ns = start;
+            c->stall_longest.seconds_ns = dur;
+            c->stall_longest.kind = (uint8_t)k;
+            c->stall_longest.blamed = (uint8_t)side_peer(s);
+            c->stall_longest.ongoing = 0;
+        }
+        if (t->event)
+            t->event(t->ctx, c, TEV_STALL_END, now_ns);
+    }
+    memset(st, 0, sizeof *st);
+}
+
+/* Re-open tracking for data sent by s after progress at now. */
+static void stall_reopen(struct conn *c, enum side s, int64_t now_ns)
+{
+    struct stall_track *st = &c->ep[s].stall;
+    if (data_in_flight(c, s) > 0) {
+        st->inflight = 1;
+        st->inflight_since_ns = now_ns;
+    }
+    if (c->ep[side_peer(s)].flags & EP_ZERO_WINDOW) {
+        st->zero = 1;
+        st->zero_since_ns = now_ns;
+    }
+}
+
+/* After a segment: start tracking newly outstanding data, note window-full. */
+static void stall_observe(struct conn *c, enum side s, int64_t now_ns)
+{
+    struct stall_track *st = &c->ep[s].stall;
+    const struct endpoint *r = &c->ep[side_peer(s)];
+    uint32_t inflight = data_in_flight(c, s);
+    if (inflight > 0 && !st->inflight) {
+        st->inflight = 1;
+        st->inflight_since_ns = now_ns;
+    }
+    if (inflight > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
+        inflight >= r->win_bytes)
+        st->window_full = 1;
+}
+
+/* ======================================================================== */
+/* Connection life                                                           */
+
+static void emit_and_free(struct tracker *t, struct conn *c, enum conn_end why, int64_t now_ns)
+{
+    flow_table_remove(&t->table, c);
+    t->emit(t->ctx, c, why, now_ns);
+    flow_table_free_conn(c);
+}
+
+/* Finished connections wait linger_ns after their last frame. */
+static void expire_lingering(struct tracker *t, int64_t now_ns)
+{
+    while (t->table.linger.head && now_ns - t->table.linger.head->last_ns >= t->cfg.linger_ns)
+        emit_and_free(t, t->table.linger.head, END_FINISHED, now_ns);
+}
+
+/* Make room for one more connection. */
+static void make_room(struct tracker *t, int64_t now_ns)
+{
+    while (t->table.count >= t->cfg.max_connections && t->table.count > 0) {
+        if (t->table.linger.head) {
+            emit_and_free(t, t->table.linger.head, END_FINISHED, now_ns);
+        } else {
+            struct conn *c = t->table.active.head;
+            c->flags |= CONN_EVICTED;
+            t->cnt.evicted++;
+            emit_and_free(t, c, END_EVICTED, now_ns);
+        }
+    }
+}
+
+static void mark_done(struct tracker *t, struct conn *c, int64_t now_ns)
+{
+    if (!(c->flags & CONN_DONE)) {
+        c->done_ns = now_ns;
+        stall_close(t, c, SIDE_CLIENT, now_ns);
+        stall_close(t, c, SIDE_SERVER, now_ns);
+    }
+    flow_table_mark_done(&t->table, c);
+}
+
+/* Does this segment start a new connection on c's tuple? (RFC 9293 3.10.7.4,
+ * RFC 5961 4: a SYN on a live connection is not a new one.) */
+static bool starts_new_connection(const struct conn *c, const struct tcp_segment *seg)
+{
+    if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+        return false;
+    if (c->flags & CONN_DONE)
+        return true;
+    enum side s = tracker_sender_side(c, seg);
+    const struct endpoint *e = &c->ep[s];
+    if (c->flags & CONN_ESTABLISHED)
+        return false;
+    /* An attempt that never completed, and a SYN with a new ISN: a new try. */
+    return s == SIDE_CLIENT && (e->flags & EP_SYN) && seg->seq != e->isn;
+}
+
+static struct conn *new_connection(struct tracker *t, const struct flow_key *k,
+                                   const struct tcp_segment *seg, bool src_is_lo,
+                                   const struct frame *f)
+{
+    make_room(t, f->ts_ns);
+    struct conn *c = flow_table_add(&t->table, k);
+    if (!c) {
+        t->cnt.alloc_failures++;
+        return NULL;
+    }
+    t->cnt.connections++;
+    c->id = ++t->next_id;
+    c->first_frame = f->number;
+    c->start_ns = f->ts_ns;
+    c->last_ns = f->ts_ns;
+
+    bool src_is_client;
+    uint8_t syn_ack = seg->flags & (TCP_SYN | TCP_ACK);
+    if (seg->flags & TCP_RST) {
+        src_is_client = !source_looks_like_server(seg->sport, seg->dport);
+        c->flags |= CONN_ROLES_GUESSED;
+    } else if (syn_ack == TCP_SYN) {
+        src_is_client = true;
+    } else if (syn_ack == (TCP_SYN | TCP_ACK)) {
+        src_is_client = false;
+    } else {
+        src_is_client = !source_looks_like_server(seg->sport, seg->dport);
+        c->flags |= CONN_ROLES_GUESSED;
+    }
+    if (src_is_client == src_is_lo)
+        c->flags |= CONN_CLIENT_IS_LO;
+
+    if (!(seg->flags & TCP_SYN)) {
+        /* Mid-stream: both sides are taken as established. */
+        c->ep[SIDE_CLIENT].state = TCP_ESTABLISHED;
+        c->ep[SIDE_SERVER].state = TCP_ESTABLISHED;
+        c->flags |= CONN_ESTABLISHED;
+    }
+    c->handshake = HS_MISSING;
+    return c;
+}
+
+/* ======================================================================== */
+/* Segment handling                                                          */
+
+static void take_syn_options(struct conn *c, struct endpoint *e, const struct tcp_segment *seg)
+{
+    if (seg->has_mss)
+        e->mss = seg->mss;
+    if (seg->has_wscale) {
+        e->flags |= EP_WSCALE;
+        e->wscale = seg->wscale;
+    }
+    if (seg->sack_permitted)
+        e->flags |= EP_SACK_OK;
+    if (seg->has_timestamps)
+        e->flags |= EP_TIMESTAMPS;
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    if ((cl->flags & EP_SYN) && (sv->flags & EP_SYN)) {
+        c->flags |= CONN_WSCALE_KNOWN;
+        if ((cl->flags & EP_WSCALE) && (sv->flags & EP_WSCALE))
+            c->flags |= CONN_WSCALE_ON;
+    }
+}
+
+static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+                   const struct frame *f)
+{
+    struct endpoint *e = &c->ep[s];
+    bool is_synack = (seg->flags & TCP_ACK) != 0;
+    e->syns++;
+    if (!(e->flags & EP_SYN)) {
+        e->flags |= EP_SYN | EP_SEQ_KNOWN;
+        e->isn = seg->seq;
+        e->snd_nxt = seg->seq + 1;
+        e->frame_syn = f->number;
+        e->ts_syn_ns = f->ts_ns;
+        e->ts_syn_last_ns = f->ts_ns;
+        take_syn_options(c, e, seg);
+        endpoint_event(t, e, is_synack ? EV_SEND_SYNACK : EV_SEND_SYN);
+        if (s == SIDE_CLIENT && !is_synack)
+            c->handshake = HS_PARTIAL;
+        else if (s == SIDE_SERVER && c->handshake == HS_MISSING)
+            c->handshake = HS_PARTIAL;
+        return;
+    }
+    /* A retransmitted SYN / SYN-ACK. */
+    if (s == SIDE_CLIENT && e->syns >= 2 && e->syns - 2 < CONN_MAX_SYN_TIMES)
+        c->syn_times_us[e->syns - 2] =
+            (uint32_t)clamp_us_to_u32((f->ts_ns - e->ts_syn_ns) / 1000);
+    e->ts_syn_last_ns = f->ts_ns;
+    if (s == SIDE_SERVER && is_synack && !(c->flags & CONN_ESTABLISHED) && t->event &&
+        e->syns == 2)
+        t->event(t->ctx, c, TEV_HALF_OPEN, f->ts_ns);
+}
+
+/* The third segment of the handshake, or evidence that it happened. */
+static void maybe_established(struct tracker *t, struct conn *c, enum side s,
+                              const struct tcp_segment *seg, const struct frame *f)
+{
+    if (c->flags & CONN_ESTABLISHED)
+        return;
+    struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    bool done = false;
+    if (s == SIDE_CLIENT && (seg->flags & TCP_ACK)) {
+        if (sv->flags & EP_SYN)
+            done = seq_geq(seg->ack, sv->isn + 1);
+        else if (cl->flags & EP_SYN) {
+            /* One-sided capture: the client acknowledges a SYN-ACK we did
+             * not see. */
+            done = true;
+            c->flags |= CONN_ONE_SIDED;
+        }
+    } else if (s == SIDE_SERVER && (sv->flags & EP_SYN) &&
+               (seg->payload_bytes > 0 || (seg->flags & TCP_FIN))) {
+        done = true; /* the server sends data: it got the ACK we missed */
+    }
+    if (!done)
+        return;
+    c->flags |= CONN_ESTABLISHED;
+    c->frame_established = f->number;
+    c->established_ns = f->ts_ns;
+    if ((cl->flags & EP_SYN) && (sv->flags & EP_SYN) && s == SIDE_CLIENT)
+        c->handshake = HS_COMPLETE;
+    else if (c->handshake == HS_MISSING)
+        c->handshake = HS_PARTIAL;
+    if (cl->state < TCP_ESTABLISHED)
+        endpoint_event(t, cl, EV_HANDSHAKE_ACK);
+    if (sv->state < TCP_ESTABLISHED)
+        endpoint_event(t, sv, EV_HANDSHAKE_ACK);
+}
+
+static void on_rst(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+                   const struct frame *f, int64_t idle_ns)
+{
+    struct endpoint *e = &c->ep[s];
+    e->flags |= EP_RST;
+    if (!e->frame_rst) {
+        e->frame_rst = f->number;
+        e->rst_ttl = seg->ttl;
+    }
+    if (c->flags & CONN_RST)
+        return; /* the first RST decided */
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
+    c->flags |= CONN_RST;
+    c->frame_rst = f->number;
+    c->rst_ns = f->ts_ns;
+    c->rst_side = (uint8_t)s;
+    c->idle_before_rst_ns = idle_ns;
+    if (fins == 2)
+        c->rst_phase = PHASE_CLOSED;
+    else if (fins == 1)
+        c->rst_phase = PHASE_CLOSING;
+    else if (c->flags & CONN_ESTABLISHED)
+        c->rst_phase = PHASE_ESTABLISHED;
+    else
+        c->rst_phase = PHASE_HANDSHAKE;
+    endpoint_event(t, &c->ep[SIDE_CLIENT], EV_RST);
+    endpoint_event(t, &c->ep[SIDE_SERVER], EV_RST);
+    mark_done(t, c, f->ts_ns);
+    if (t->event && fins < 2) {
+        bool refused = !(sv->flags & EP_SYN) && !(c->flags & CONN_ESTABLISHED) &&
+                       s == SIDE_SERVER && (cl->flags & EP_SYN);
+        t->event(t->ctx, c, refused ? TEV_REFUSED : TEV_RESET, f->ts_ns);
+    }
+}
+
+/* The ACK carried by a segment from s: progress for the peer's data. */
+static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+                   uint32_t prev_win, int64_t now_ns)
+{
+    struct endpoint *e = &c->ep[s];
+    enum side p = side_peer(s);
+    struct endpoint *pe = &c->ep[p];
+    if (!(seg->flags & TCP_ACK))
+        return;
+    if (!(e->flags & EP_ACK_KNOWN)) {
+        e->flags |= EP_ACK_KNOWN;
+        e->ack = seg->ack;
+    } else if (seq_gt(seg->ack, e->ack)) {
+        e->ack = seg->ack;
+        e->dupacks = 0;
+        stall_close(t, c, p, now_ns);
+        if ((pe->flags & EP_SEQ_KNOWN) && seq_gt(seg->ack, pe->snd_nxt))
+            pe->snd_nxt = seg->ack; /* data we did not capture */
+        stall_reopen(c, p, now_ns);
+    } else if (seg->ack == e->ack && seg->payload_bytes == 0 &&
+               !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->window == prev_win) {
+        e->dupacks++;
+        if (pe->flags & EP_KA_PENDING) {
+            pe->flags &= (uint16_t)~EP_KA_PENDING;
+            pe->keepalive_acks++;
+        }
+    }
+    if ((pe->flags & EP_FIN) && !(pe->flags & EP_FIN_ACKED) &&
+        seq_geq(e->ack, pe->fin_seq + 1)) {
+        pe->flags |= EP_FIN_ACKED;
+        endpoint_event(t, pe, EV_FIN_ACKED);
+    }
+}
+
+/* The sequence space of a segment from s: new data, retransmission,
+ * keepalive or zero-window probe. */
+static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *seg,
+                        int64_t now_ns)
+{
+    struct endpoint *e = &c->ep[s];
+    const struct endpoint *pe = &c->ep[side_peer(s)];
+    uint32_t len = seg->payload_bytes;
+    uint32_t syn = (seg->flags & TCP_SYN) ? 1u : 0u;
+    uint32_t fin = (seg->flags & TCP_FIN) ? 1u : 0u;
+    uint32_t end = seg->seq + syn + len + fin;
+    bool peer_zero = (pe->flags & EP_ZERO_WINDOW) != 0;
+
+    if (len > 0)
+        e->flags |= EP_DATA;
+    if (!(e->flags & EP_SEQ_KNOWN)) {
+        e->flags |= EP_SEQ_KNOWN;
+        e->snd_nxt = end;
+        return;
+    }
+    if (syn)
+        return; /* handled by on_syn */
+
+    /* A segment one byte below snd_nxt, carrying 0 or 1 byte, with
+     * everything acknowledged: a keepalive (RFC 1122 4.2.3.6) -- or, when the
+     * peer's window is zero, a zero-window probe (Linux probes this way). */
+    bool all_acked = (pe->flags & EP_ACK_KNOWN) && seq_geq(pe->ack, e->snd_nxt);
+    if (!fin && len <= 1 && seg->seq == e->snd_nxt - 1 && (all_acked || peer_zero)) {
+        if (peer_zero) {
+            e->zw_probes++;
+            e->stall.probed = 1;
+        } else {
+            if (e->keepalives)
+                e->keepalive_gap_ns = now_ns - e->ts_keepalive_ns;
+            e->ts_keepalive_ns = now_ns;
+            e->keepalives++;
+            e->flags |= EP_KA_PENDING;
+        }
+        return;
+    }
+    if (len == 0 && !fin) {
+        if (peer_zero && seq_lt(seg->seq, e->snd_nxt)) {
+            e->zw_probes++;
+            e->stall.probed = 1;
+        }
+        return; /* a pure ACK */
+    }
+    if (seq_lt(seg->seq, e->snd_nxt)) {
+        /* Starts below what was already sent: a retransmission. */
+        e->retransmits++;
+        if ((pe->flags & EP_ACK_KNOWN) && seq_leq(end, pe->ack)) {
+            e->rtx_spurious++;
+        } else {
+            if (pe->dupacks >= 3 || (pe->flags & EP_SACK_SEEN))
+                e->rtx_fast++;
+            e->stall.retransmitted = 1;
+        }
+    } else if (peer_zero && len > 0) {
+        /* New data into a zero window: a probe (BSD / Windows style). */
+        e->zw_probes++;
+        e->stall.probed = 1;
+    }
+    if (seq_gt(end, e->snd_nxt))
+        e->snd_nxt = end;
+}
+
+/* The window advertised by s (for the peer's data). */
+static void on_window(struct tracker *t, struct conn *c, enum side s,
+                      const struct tcp_segment *seg, int64_t now_ns)
+{
+    struct endpoint *e = &c->ep[s];
+    enum side p = side_peer(s);
+    if (seg->flags & TCP_SYN) {
+        e->win_bytes = seg->window; /* never scaled in a SYN (RFC 7323 2.2) */
+        return;
+    }
+    uint32_t win = seg->window;
+    if (c->flags & CONN_WSCALE_ON)
+        win <<= e->wscale;
+    e->win_bytes = win;
+    if (seg->window == 0) {
+        e->zero_windows++;
+        if (!(e->flags & EP_ZERO_WINDOW)) {
+            e->flags |= EP_ZERO_WINDOW;
+            if (!c->ep[p].stall.zero) {
+                c->ep[p].stall.zero = 1;
+                c->ep[p].stall.zero_since_ns = now_ns;
+            }
+        }
+    } else if (e->flags & EP_ZERO_WINDOW) {
+        e->flags &= (uint16_t)~EP_ZERO_WINDOW;
+        stall_close(t, c, p, now_ns); /* the window opened: progress */
+        stall_reopen(c, p, now_ns);
+    }
+}
+
+static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+                   const struct frame *f)
+{
+    struct endpoint *e = &c->ep[s];
+    struct endpoint *pe = &c->ep[side_peer(s)];
+    if (e->flags & EP_FIN)
+        return; /* retransmitted FIN: counted by on_sequence */
+    e->flags |= EP_FIN;
+    e->fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
+    e->frame_fin = f->number;
+    e->ts_fin_ns = f->ts_ns;
+    endpoint_event(t, e, EV_SEND_FIN);
+    endpoint_event(t, pe, EV_RECV_FIN);
+    if (pe->flags & EP_FIN) {
+        if (t->event)
+            t->event(t->ctx, c, TEV_CLOSED, f->ts_ns);
+        mark_done(t, c, f->ts_ns);
+    } else if (t->event) {
+        t->event(t->ctx, c, TEV_HALF_CLOSED, f->ts_ns);
+    }
+}
+
+static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segment *seg,
+                       const struct frame *f)
+{
+    enum side s = tracker_sender_side(c, seg);
+    struct endpoint *e = &c->ep[s];
+    int64_t ts = f->ts_ns;
+    if (ts < c->last_ns) {
+        c->flags |= CONN_TS_BACKWARDS;
+        ts = c->last_ns; /* durations never go negative */
+    }
+    int64_t idle = ts - c->last_ns;
+    if (idle > c->max_idle_ns)
+        c->max_idle_ns = idle;
+    c->last_ns = ts;
+    c->last_frame = f->number;
+    e->pkts++;
+    e->bytes += seg->payload_bytes;
+    e->ts_last_ns = ts;
+    e->flags |= EP_SEEN;
+    if (seg->sack_count)
+        e->flags |= EP_SACK_SEEN;
+
+    if (seg->flags & TCP_RST) {
+        on_rst(t, c, s, seg, f, idle);
+        return;
+    }
+    e->ttl = seg->ttl;
+    uint32_t prev_win = e->win_bytes;
+    if (c->flags & CONN_WSCALE_ON && !(seg->flags & TCP_SYN))
+        prev_win >>= e->wscale;
+    if (seg->flags & TCP_SYN)
+        on_syn(t, c, s, seg, f);
+    else
+        maybe_established(t, c, s, seg, f);
+    on_ack(t, c, s, seg, prev_win, ts);
+    on_sequence(c, s, seg, ts);
+    on_window(t, c, s, seg, ts);
+    if (seg->flags & TCP_FIN)
+        on_fin(t, c, s, seg, f);
+    if (!(c->flags & CONN_DONE)) {
+        stall_observe(c, SIDE_CLIENT, ts);
+        stall_observe(c, SIDE_SERVER, ts);
+    }
+}
+
+/* An ICMP unreachable quoting a segment of c. */
+static void on_icmp(struct tracker *t, struct conn *c, const struct decoded *d,
+                    const struct frame *f)
+{
+    const struct tcp_segment *q = &d->tcp;
+    enum side s = tracker_sender_side(c, q); /* who sent the quoted segment */
+    c->last_frame = f->number;
+    if (f->ts_ns > c->last_ns)
+        c->last_ns = f->ts_ns;
+    if (c->flags & CONN_ICMP)
+        return;
+    c->flags |= CONN_ICMP;
+    c->frame_icmp = f->number;
+    c->icmp_src = d->icmp_src;
+    c->icmp_type = d->icmp_type;
+    c->icmp_code = d->icmp_code;
+    c->icmp_ttl = d->icmp_ttl;
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT];
+    bool quotes_syn = (q->quote_has_flags && (q->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
+                      ((cl->flags & EP_SYN) && q->seq == cl->isn);
+    if (s == SIDE_CLIENT && quotes_syn && !(c->flags & CONN_ESTABLISHED)) {
+        c->flags |= CONN_ICMP_SYN;
+        if (t->event && !(c->ep[SIDE_SERVER].flags & EP_SYN))
+            t->event(t->ctx, c, TEV_REFUSED, f->ts_ns);
+    }
+}
+
+void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_emit_fn emit,
+                  tracker_event_fn event, void *ctx)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    if (t->cfg.max_connections == 0)
+        t->cfg.max_connections = 1;
+    flow_table_init(&t->table);
+    t->emit = emit;
+    t->event = event;
+    t->ctx = ctx;
+}
+
+void tracker_packet(struct tracker *t, const struct decoded *d, const struct frame *f)
+{
+    if (f->ts_ns < t->now_ns)
+        t->cnt.ts_backwards++;
+    else
+        t->now_ns = f->ts_ns;
+    expire_lingering(t, t->now_ns);
+
+    struct flow_key k;
+    bool src_is_lo;
+    flow_key_make(&k, &d->tcp, &src_is_lo);
+    struct conn *c = flow_table_find(&t->table, &k);
+
+    if (d->icmp != ICMP_KIND_NONE) {
+        if (!c) {
+            /* An ICMP error for a connection we never saw: keep it only
+             * when it quotes a SYN (a refusal whose SYN we missed). */
+            if (!(d->tcp.quote_has_flags && (d->tcp.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)) {
+                t->cnt.icmp_unmatched++;
+                return;
+            }
+            struct tcp_segment syn = d->tcp;
+            c = new_connection(t, &k, &syn, src_is_lo, f);
+            if (!c)
+                return;
+        } else {
+            flow_table_touch(&t->table, c);
+        }
+        on_icmp(t, c, d, f);
+        return;
+    }
+
+    if (c && starts_new_connection(c, &d->tcp)) {
+        t->cnt.replaced++;
+        emit_and_free(t, c, END_REPLACED, t->now_ns);
+        c = NULL;
+    }
+    if (!c) {
+        c = new_connection(t, &k, &d->tcp, src_is_lo, f);
+        if (!c)
+            return;
+    } else {
+        flow_table_touch(&t->table, c);
+    }
+    on_segment(t, c, &d->tcp, f);
+}
+
+void tracker_advance(struct tracker *t, int64_t now_ns)
+{
+    if (now_ns > t->now_ns)
+        t->now_ns = now_ns;
+    expire_lingering(t, t->now_ns);
+}
+
+static int conn_id_cmp(const void *a, const void *b)
+{
+    const struct conn *x = *(const struct conn *const *)a;
+    const struct conn *y = *(const struct conn *const *)b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+void tracker_finish(struct tracker *t)
+{
+    size_t n = t->table.count, i = 0;
+    if (n == 0)
+        return;
+    struct conn **all = malloc(n * sizeof *all);
+    if (!all) {
+        /* No memory to sort: emit in table order rather than lose them. */
+        while (t->table.active.head)
+            emit_and_free(t, t->table.active.head, END_CAPTURE_END, t->now_ns);
+        while (t->table.linger.head)
+            emit_and_free(t, t->table.linger.head, END_FINISHED, t->now_ns);
+        return;
+    }
+    for (struct conn *c = t->table.active.head; c; c = c->lru_next)
+        all[i++] = c;
+    for (struct conn *c = t->table.linger.head; c; c = c->lru_next)
+        all[i++] = c;
+    qsort(all, i, sizeof *all, conn_id_cmp);
+    for (size_t j = 0; j < i; j++)
+        emit_and_free(t, all[j], (all[j]->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END,
+                      t->now_ns);
+    free(all);
+}
+
+void tracker_destroy(struct tracker *t)
+{
+    flow_table_destroy(&t->table);
+}
