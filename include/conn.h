@@ -88,6 +88,7 @@ const char *stall_kind_name(enum stall_kind k); /* "zero_window", ...; "none" */
  * other side (the blamed side, reported as "side"). */
 struct stall_episode {
     int64_t start_ns;    /* last forward progress before the stall */
+    uint64_t start_frame; /* the frame of that progress (or of the zero window) */
     int64_t seconds_ns;  /* how long it lasted (so far) */
     uint8_t kind;        /* enum stall_kind */
     uint8_t blamed;      /* enum side: the receiver that did not take the data */
@@ -98,6 +99,8 @@ struct stall_episode {
 struct stall_track {
     int64_t inflight_since_ns; /* valid if .inflight: last progress with data out */
     int64_t zero_since_ns;     /* valid if .zero: when the peer's window went to 0 */
+    uint64_t inflight_frame;   /* frame of inflight_since_ns */
+    uint64_t zero_frame;       /* frame of zero_since_ns */
     uint8_t inflight;          /* data is in flight */
     uint8_t zero;              /* the peer advertises a zero window */
     uint8_t retransmitted;     /* a real retransmission during this episode */
@@ -109,8 +112,9 @@ struct stall_track {
  * tracked is not a stall (data in flight with no retransmission and no window
  * limit: an ACK we may simply not have captured). */
 enum stall_kind stall_track_kind(const struct stall_track *st);
-/* When that episode started (meaningful only when something is tracked). */
-int64_t stall_track_start(const struct stall_track *st);
+/* When that episode started (meaningful only when something is tracked),
+ * and the frame that started it. */
+int64_t stall_track_start(const struct stall_track *st, uint64_t *frame);
 
 /* Flags on an endpoint (bit set). */
 #define EP_SEEN 0x0001         /* sent at least one segment */
@@ -143,7 +147,8 @@ struct endpoint {
     uint32_t zero_windows; /* segments advertising a zero window */
     uint32_t zw_probes;   /* zero-window probes sent */
     uint32_t keepalives;  /* keepalive probes sent */
-    uint32_t keepalive_acks; /* keepalives of the peer it answered */
+    uint32_t keepalive_acks; /* its keepalives that the peer answered */
+    uint32_t rst_ignored; /* RSTs it sent that the peer would not accept */
     uint64_t bytes;       /* payload bytes sent (retransmissions included) */
     uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
     uint64_t frame_fin;   /* first FIN frame */

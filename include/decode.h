@@ -102,7 +102,7 @@ struct tcp_segment {
     uint32_t ts_ecr;
     struct {
         uint32_t left, right;
-    } sack[DECODE_MAX_SACK];
+    } sack[DECODE_MAX_SACK]; /* entries past sack_count are unspecified */
 };
 
 /* Kinds of ICMP error we attribute to a TCP connection. */

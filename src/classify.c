@@ -60,9 +60,11 @@ struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, i
     enum stall_kind k = stall_track_kind(st);
     if (k == STALL_NONE || (c->flags & CONN_DONE))
         return ep;
-    int64_t start = stall_track_start(st);
+    uint64_t frame;
+    int64_t start = stall_track_start(st, &frame);
     if (now_ns - start < threshold_ns)
         return ep;
+    ep.start_frame = frame;
     ep.kind = (uint8_t)k;
     ep.start_ns = start;
     ep.seconds_ns = now_ns - start;
@@ -182,14 +184,29 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
              fmt_dur(d, sizeof d, c->idle_before_rst_ns), extra);
 }
 
+/* "; earlier it stalled 2.1 s (zero window on the server's side, from frame 9)" */
+static void stall_note(const struct verdict_info *v, char *buf, size_t len)
+{
+    char d[32];
+    buf[0] = '\0';
+    if (v->stall.kind == STALL_NONE)
+        return;
+    snprintf(buf, len, "; earlier it stalled for %s (%s, blamed on the %s, from frame %llu)",
+             fmt_dur(d, sizeof d, v->stall.seconds_ns),
+             stall_kind_name((enum stall_kind)v->stall.kind),
+             side_name((enum side)v->stall.blamed), (unsigned long long)v->stall.start_frame);
+}
+
 static void reason_closed(const struct conn *c, struct verdict_info *out)
 {
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
     bool client_first = cl->frame_fin < sv->frame_fin;
     out->verdict_frame = client_first ? sv->frame_fin : cl->frame_fin;
-    snprintf(out->reason, sizeof out->reason, "Both sides closed with FIN (the %s first)%s.",
+    char stall[160];
+    stall_note(out, stall, sizeof stall);
+    snprintf(out->reason, sizeof out->reason, "Both sides closed with FIN (the %s first)%s%s.",
              client_first ? "client" : "server",
-             (c->flags & CONN_RST) ? "; a RST followed the FINs" : "");
+             (c->flags & CONN_RST) ? "; a RST followed the FINs" : "", stall);
 }
 
 static void reason_stalled(const struct conn *c, struct verdict_info *out)
@@ -290,7 +307,7 @@ void classify_connection(const struct conn *c, const struct classify_config *cfg
     }
     if (out->stall.kind != STALL_NONE && out->stall.ongoing) {
         out->verdict = VERDICT_STALLED;
-        out->verdict_frame = c->last_frame;
+        out->verdict_frame = out->stall.start_frame;
         reason_stalled(c, out);
         return;
     }
@@ -302,8 +319,10 @@ void classify_connection(const struct conn *c, const struct classify_config *cfg
     out->verdict = VERDICT_OPEN;
     out->clean = out->stall.kind == STALL_NONE;
     out->verdict_frame = c->last_frame;
+    char stall[160];
+    stall_note(out, stall, sizeof stall);
     snprintf(out->reason, sizeof out->reason, "%s and still open at the end of the capture%s.",
              c->handshake == HS_COMPLETE ? "Established"
                                          : "Established (handshake not fully seen)",
-             out->stall.kind != STALL_NONE ? ", after a stall that recovered" : "");
+             stall);
 }

@@ -115,10 +115,9 @@ enum stall_kind stall_track_kind(const struct stall_track *st)
     return STALL_NONE;
 }
 
-int64_t stall_track_start(const struct stall_track *st)
+int64_t stall_track_start(const struct stall_track *st, uint64_t *frame)
 {
-    if (st->inflight && st->zero)
-        return st->inflight_since_ns < st->zero_since_ns ? st->inflight_since_ns
-                                                         : st->zero_since_ns;
-    return st->inflight ? st->inflight_since_ns : st->zero_since_ns;
+    bool use_inflight = st->inflight && (!st->zero || st->inflight_since_ns < st->zero_since_ns);
+    *frame = use_inflight ? st->inflight_frame : st->zero_frame;
+    return use_inflight ? st->inflight_since_ns : st->zero_since_ns;
 }

@@ -204,15 +204,15 @@ static enum decode_status decode_quoted_tcp(struct dctx *d, struct cursor *c);
  *       14      payload, then padding to 60 bytes and maybe the FCS: both are
  *               trimmed by the IP length
  */
-#define ETH_HLEN 14
-#define ETHERTYPE_MIN 0x0600 /* below: 802.3 length field */
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_VLAN 0x8100     /* 802.1Q C-tag */
-#define ETHERTYPE_QINQ 0x88a8     /* 802.1ad S-tag */
+#define ETH_HLEN           14
+#define ETHERTYPE_MIN      0x0600 /* below: 802.3 length field */
+#define ETHERTYPE_IPV4     0x0800
+#define ETHERTYPE_IPV6     0x86dd
+#define ETHERTYPE_VLAN     0x8100 /* 802.1Q C-tag */
+#define ETHERTYPE_QINQ     0x88a8 /* 802.1ad S-tag */
 #define ETHERTYPE_QINQ_OLD 0x9100 /* pre-standard QinQ S-tag */
-#define ETHERTYPE_MPLS_UC 0x8847  /* RFC 3032 */
-#define ETHERTYPE_MPLS_MC 0x8848
+#define ETHERTYPE_MPLS_UC  0x8847 /* RFC 3032 */
+#define ETHERTYPE_MPLS_MC  0x8848
 
 static enum decode_status decode_ethernet(struct dctx *d, struct cursor *c)
 {
@@ -275,7 +275,7 @@ static enum decode_status decode_ethertype(struct dctx *d, struct cursor *c)
  * the stack (4: IPv4, 6: IPv6). Anything else (a pseudowire control word,
  * Ethernet over MPLS) is not IP for us.
  */
-#define MPLS_LSE_LEN 4
+#define MPLS_LSE_LEN         4
 #define MPLS_BOTTOM_OF_STACK 0x00000100u
 
 static enum decode_status decode_mpls(struct dctx *d, struct cursor *c)
@@ -322,7 +322,7 @@ static enum decode_status decode_mpls(struct dctx *d, struct cursor *c)
  * is deliberately not counted as DR_LINK_BAD; neither is any other value of the
  * informational fields. The same holds for SLL2.
  */
-#define SLL_HLEN 16
+#define SLL_HLEN            16
 #define SLL_PROTOCOL_OFFSET 14
 
 static enum decode_status decode_sll(struct dctx *d, struct cursor *c)
@@ -366,11 +366,11 @@ static enum decode_status decode_sll2(struct dctx *d, struct cursor *c)
  * DragonFly) or 30 (macOS, iOS). A value that is none of them in either byte
  * order is some other family (not IP).
  */
-#define NULL_HLEN 4
-#define BSD_AF_INET 2
-#define BSD_AF_INET6_BSD 24
+#define NULL_HLEN            4
+#define BSD_AF_INET          2
+#define BSD_AF_INET6_BSD     24
 #define BSD_AF_INET6_FREEBSD 28
-#define BSD_AF_INET6_DARWIN 30
+#define BSD_AF_INET6_DARWIN  30
 
 static unsigned bsd_af_version(uint32_t af)
 {
@@ -467,20 +467,20 @@ static enum decode_status decode_raw(struct dctx *d, struct cursor *c)
  * checked: the quote is usually shorter than the datagram it describes.
  * Flags: bit 0x2000 MF, 0x4000 DF; the low 13 bits are the fragment offset.
  */
-#define IPV4_MIN_HLEN 20
-#define IPV4_FRAG_MF 0x2000u
+#define IPV4_MIN_HLEN         20
+#define IPV4_FRAG_MF          0x2000u
 #define IPV4_FRAG_OFFSET_MASK 0x1fffu
-#define IP_PROTO_HOPOPTS 0
-#define IP_PROTO_ICMP 1
-#define IP_PROTO_TCP 6
-#define IP_PROTO_ROUTING 43
-#define IP_PROTO_FRAGMENT 44
-#define IP_PROTO_ESP 50
-#define IP_PROTO_AH 51
-#define IP_PROTO_ICMPV6 58
-#define IP_PROTO_NONE 59
-#define IP_PROTO_DSTOPTS 60
-#define IP_PROTO_MOBILITY 135
+#define IP_PROTO_HOPOPTS      0
+#define IP_PROTO_ICMP         1
+#define IP_PROTO_TCP          6
+#define IP_PROTO_ROUTING      43
+#define IP_PROTO_FRAGMENT     44
+#define IP_PROTO_ESP          50
+#define IP_PROTO_AH           51
+#define IP_PROTO_ICMPV6       58
+#define IP_PROTO_NONE         59
+#define IP_PROTO_DSTOPTS      60
+#define IP_PROTO_MOBILITY     135
 
 static enum decode_status decode_ipv4(struct dctx *d, struct cursor *c)
 {
@@ -490,8 +490,6 @@ static enum decode_status decode_ipv4(struct dctx *d, struct cursor *c)
 
     cur_rebase(c);
     /* minimum header */
-    memset(&t->src, 0, sizeof t->src);
-    memset(&t->dst, 0, sizeof t->dst);
     if (!(rd_u8(c, &vihl) && cur_skip(c, 1) && rd_be16(c, &total) && cur_skip(c, 2) &&
           rd_be16(c, &frag) && rd_u8(c, &ttl) && rd_u8(c, &proto) && cur_skip(c, 2) &&
           rd_bytes(c, t->src.b, 4) && rd_bytes(c, t->dst.b, 4))) {
@@ -570,11 +568,11 @@ static enum decode_status decode_ipv4(struct dctx *d, struct cursor *c)
  * (0: jumbogram or BIG TCP, length from the wire); each extension header's
  * two fixed bytes, then its declared length, within the trimmed region.
  */
-#define IPV6_HLEN 40
-#define IPV6_EXT_FIXED 2
-#define IPV6_FRAG_HLEN 8
+#define IPV6_HLEN             40
+#define IPV6_EXT_FIXED        2
+#define IPV6_FRAG_HLEN        8
 #define IPV6_FRAG_OFFSET_MASK 0xfff8u
-#define IPV6_FRAG_M 0x0001u
+#define IPV6_FRAG_M           0x0001u
 
 static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
 {
@@ -584,8 +582,6 @@ static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
     enum decode_reason ext_short = d->in_quote ? DR_ICMP_SHORT : DR_IPV6_EXT_CHAIN;
 
     cur_rebase(c);
-    memset(&t->src, 0, sizeof t->src);
-    memset(&t->dst, 0, sizeof t->dst);
     if (!(rd_u8(c, &vtc) && cur_skip(c, 3) && rd_be16(c, &plen) && rd_u8(c, &nh) &&
           rd_u8(c, &hlim) && rd_bytes(c, t->src.b, 16) && rd_bytes(c, t->dst.b, 16))) {
         return drop(d, missing(c, 0, IPV6_HLEN, d->in_quote ? DR_ICMP_SHORT : DR_IP_SHORT));
@@ -677,6 +673,23 @@ static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
  */
 static uint64_t csum_add(uint64_t acc, const uint8_t *p, uint32_t n)
 {
+    /* Four independent sums so the adds do not wait on each other. Each adds
+     * at most 2^33 per 32 bytes: no overflow below 2^31 bytes. */
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    while (n >= 32) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p, 8);
+        memcpy(&w1, p + 8, 8);
+        memcpy(&w2, p + 16, 8);
+        memcpy(&w3, p + 24, 8);
+        a0 += (w0 & 0xffffffffu) + (w0 >> 32);
+        a1 += (w1 & 0xffffffffu) + (w1 >> 32);
+        a2 += (w2 & 0xffffffffu) + (w2 >> 32);
+        a3 += (w3 & 0xffffffffu) + (w3 >> 32);
+        p += 32;
+        n -= 32;
+    }
+    acc += a0 + a1 + a2 + a3;
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -719,8 +732,9 @@ static bool tcp_checksum_ok(const struct tcp_segment *t, const uint8_t *seg, uin
         acc = csum_add(acc, t->dst.b, 4);
         acc = csum_add(acc, tail, sizeof tail);
     } else {
-        const uint8_t tail[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                                 (uint8_t)len,         0, 0, 0, IP_PROTO_TCP};
+        const uint8_t tail[8] = {
+            (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
+            IP_PROTO_TCP};
         acc = csum_add(0, t->src.b, 16);
         acc = csum_add(acc, t->dst.b, 16);
         acc = csum_add(acc, tail, sizeof tail);
@@ -762,20 +776,20 @@ static bool tcp_checksum_ok(const struct tcp_segment *t, const uint8_t *seg, uin
  * past the data offset, breaks the option framing: the frame is malformed. A
  * known kind with an unexpected (but framed) length is skipped, not used.
  */
-#define TCP_MIN_HLEN 20
-#define TCP_OPT_EOL 0
-#define TCP_OPT_NOP 1
-#define TCP_OPT_MSS 2
-#define TCP_OPT_WSCALE 3
-#define TCP_OPT_SACK_PERMITTED 4
-#define TCP_OPT_SACK 5
-#define TCP_OPT_TIMESTAMPS 8
-#define TCP_OPT_MSS_LEN 4
-#define TCP_OPT_WSCALE_LEN 3
+#define TCP_MIN_HLEN               20
+#define TCP_OPT_EOL                0
+#define TCP_OPT_NOP                1
+#define TCP_OPT_MSS                2
+#define TCP_OPT_WSCALE             3
+#define TCP_OPT_SACK_PERMITTED     4
+#define TCP_OPT_SACK               5
+#define TCP_OPT_TIMESTAMPS         8
+#define TCP_OPT_MSS_LEN            4
+#define TCP_OPT_WSCALE_LEN         3
 #define TCP_OPT_SACK_PERMITTED_LEN 2
-#define TCP_OPT_SACK_BLOCK_LEN 8
-#define TCP_OPT_TIMESTAMPS_LEN 10
-#define TCP_MAX_WSCALE 14
+#define TCP_OPT_SACK_BLOCK_LEN     8
+#define TCP_OPT_TIMESTAMPS_LEN     10
+#define TCP_MAX_WSCALE             14
 
 enum opt_result { OPT_OK, OPT_CUT, OPT_BAD };
 
@@ -831,7 +845,8 @@ static enum opt_result parse_tcp_options(struct tcp_segment *t, struct cursor *o
                 t->sack_count = 0;
                 for (unsigned i = 0; i < (len - 2u) / TCP_OPT_SACK_BLOCK_LEN; i++) {
                     uint32_t left, right;
-                    if (rd_be32(o, &left) && rd_be32(o, &right) && t->sack_count < DECODE_MAX_SACK) {
+                    if (rd_be32(o, &left) && rd_be32(o, &right) &&
+                        t->sack_count < DECODE_MAX_SACK) {
                         t->sack[t->sack_count].left = left;
                         t->sack[t->sack_count].right = right;
                         t->sack_count++;
@@ -872,8 +887,8 @@ static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
 
     cur_rebase(c);
     if (!(rd_be16(c, &t->sport) && rd_be16(c, &t->dport) && rd_be32(c, &t->seq) &&
-          rd_be32(c, &t->ack) && rd_u8(c, &doff) && rd_u8(c, &t->flags) &&
-          rd_be16(c, &t->window) && cur_skip(c, 4))) {
+          rd_be32(c, &t->ack) && rd_u8(c, &doff) && rd_u8(c, &t->flags) && rd_be16(c, &t->window) &&
+          cur_skip(c, 4))) {
         return drop(d, missing(c, 0, TCP_MIN_HLEN, DR_TCP_DATA_OFFSET));
     }
     uint32_t hlen = (uint32_t)(doff >> 4) * 4u;
@@ -936,11 +951,11 @@ static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
  * / payload length is not checked, a short quote is DR_ICMP_SHORT, and an ICMP
  * quoted inside is not followed.
  */
-#define ICMP_HLEN 8
+#define ICMP_HLEN          8
 #define ICMP4_TYPE_UNREACH 3
 #define ICMP6_TYPE_UNREACH 1
-#define QUOTE_TCP_MIN 8   /* ports and sequence number */
-#define QUOTE_TCP_FLAGS 14 /* ... through the flags byte */
+#define QUOTE_TCP_MIN      8  /* ports and sequence number */
+#define QUOTE_TCP_FLAGS    14 /* ... through the flags byte */
 
 static enum decode_status decode_icmp(struct dctx *d, struct cursor *c)
 {
@@ -962,6 +977,8 @@ static enum decode_status decode_icmp(struct dctx *d, struct cursor *c)
     out->icmp_code = code;
     out->icmp_ttl = out->tcp.ttl;
     out->icmp_src = out->tcp.src;
+    memset(&out->tcp.src, 0, sizeof out->tcp.src); /* the quote's addresses go here */
+    memset(&out->tcp.dst, 0, sizeof out->tcp.dst);
     d->in_quote = true;
     return out->tcp.ip_version == 4 ? decode_ipv4(d, c) : decode_ipv6(d, c);
 }
@@ -995,7 +1012,16 @@ enum decode_status decode_frame(const struct frame *f, const struct decode_confi
 {
     struct dctx d = {.cfg = cfg, .out = out, .cnt = cnt, .verifiable = true};
 
-    memset(out, 0, sizeof *out);
+    /* Clear what a decode may leave unset; sack[] is meaningful only up to
+     * sack_count and is not cleared. A plain memset of the whole structure
+     * compiles to "rep stos", which costs more than the rest of a decode. */
+    memset(&out->tcp, 0, offsetof(struct tcp_segment, sack));
+    out->icmp = ICMP_KIND_NONE;
+    out->icmp_type = 0;
+    out->icmp_code = 0;
+    out->icmp_ttl = 0;
+    memset(&out->icmp_src, 0, sizeof out->icmp_src);
+    out->checksum_bad = false;
     if (f->caplen == 0) {
         return drop(&d, DR_ZERO_LENGTH);
     }
@@ -1030,10 +1056,14 @@ enum decode_status decode_frame(const struct frame *f, const struct decode_confi
 const char *link_type_name(enum link_type link)
 {
     static const char *const names[LINK__COUNT] = {
-        [LINK_ETHERNET] = "ethernet", [LINK_LINUX_SLL] = "linux_sll",
-        [LINK_LINUX_SLL2] = "linux_sll2", [LINK_NULL] = "null",
-        [LINK_LOOP] = "loop", [LINK_RAW] = "raw",
-        [LINK_IPV4] = "ipv4", [LINK_IPV6] = "ipv6",
+        [LINK_ETHERNET] = "ethernet",
+        [LINK_LINUX_SLL] = "linux_sll",
+        [LINK_LINUX_SLL2] = "linux_sll2",
+        [LINK_NULL] = "null",
+        [LINK_LOOP] = "loop",
+        [LINK_RAW] = "raw",
+        [LINK_IPV4] = "ipv4",
+        [LINK_IPV6] = "ipv6",
     };
     if ((unsigned)link >= LINK__COUNT || names[link] == NULL) {
         return "unknown";

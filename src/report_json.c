@@ -56,6 +56,7 @@ static void put_stall(FILE *f, const struct stall_episode *st, int digits)
             stall_kind_name((enum stall_kind)st->kind), side_name((enum side)st->blamed));
     put_time(f, "start", st->start_ns, digits);
     put_time(f, "seconds", st->seconds_ns, digits);
+    fprintf(f, ",\"start_frame\":%llu", (unsigned long long)st->start_frame);
     fprintf(f, ",\"ongoing\":%s}", st->ongoing ? "true" : "false");
 }
 
@@ -140,6 +141,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     put_pair_u64(f, "zero_windows", cl->zero_windows, sv->zero_windows);
     put_pair_u64(f, "zero_window_probes", cl->zw_probes, sv->zw_probes);
     put_pair_u64(f, "keepalives", cl->keepalives, sv->keepalives);
+    put_pair_u64(f, "rst_ignored", cl->rst_ignored, sv->rst_ignored);
     fprintf(f, ",\"stall_episodes\":%u", c->stall_episodes);
     put_time(f, "max_idle", c->max_idle_ns, dg);
     fprintf(f, ",\"fin_frames\":{\"client\":%llu,\"server\":%llu}",

@@ -343,12 +343,14 @@ static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t 
 {
     struct stall_track *st = &c->ep[s].stall;
     enum stall_kind k = stall_track_kind(st);
-    int64_t start = stall_track_start(st);
+    uint64_t frame;
+    int64_t start = stall_track_start(st, &frame);
     if (k != STALL_NONE && now_ns - start >= t->cfg.stall_threshold_ns) {
         int64_t dur = now_ns - start;
         c->stall_episodes++;
         if (dur > c->stall_longest.seconds_ns || c->stall_longest.kind == STALL_NONE) {
             c->stall_longest.start_ns = start;
+            c->stall_longest.start_frame = frame;
             c->stall_longest.seconds_ns = dur;
             c->stall_longest.kind = (uint8_t)k;
             c->stall_longest.blamed = (uint8_t)side_peer(s);
@@ -367,10 +369,12 @@ static void stall_reopen(struct conn *c, enum side s, int64_t now_ns)
     if (data_in_flight(c, s) > 0) {
         st->inflight = 1;
         st->inflight_since_ns = now_ns;
+        st->inflight_frame = c->last_frame;
     }
     if (c->ep[side_peer(s)].flags & EP_ZERO_WINDOW) {
         st->zero = 1;
         st->zero_since_ns = now_ns;
+        st->zero_frame = c->last_frame;
     }
 }
 
@@ -383,6 +387,7 @@ static void stall_observe(struct conn *c, enum side s, int64_t now_ns)
     if (inflight > 0 && !st->inflight) {
         st->inflight = 1;
         st->inflight_since_ns = now_ns;
+        st->inflight_frame = c->last_frame;
     }
     if (inflight > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
         inflight >= r->win_bytes)
@@ -579,10 +584,33 @@ static void maybe_established(struct tracker *t, struct conn *c, enum side s,
         endpoint_event(t, sv, EV_HANDSHAKE_ACK);
 }
 
+/* Would the receiver accept this RST? (RFC 9293 3.10.7.3 and 3.10.7.4,
+ * RFC 5961 3.2.) In SYN-SENT only a RST that acknowledges the SYN counts;
+ * later, its sequence number must fall in the receiver's window (or be the
+ * sender's next sequence number). A RST the receiver would drop -- forged,
+ * stale, or injected -- does not end the connection; it is counted. */
+static bool rst_acceptable(const struct conn *c, enum side s, const struct tcp_segment *seg)
+{
+    const struct endpoint *e = &c->ep[s], *r = &c->ep[side_peer(s)];
+    if ((r->flags & EP_SYN) && !(e->flags & EP_SYN) && r->state == TCP_SYN_SENT &&
+        !(c->flags & CONN_ESTABLISHED))
+        return (seg->flags & TCP_ACK) && seg->ack == r->isn + 1;
+    if ((e->flags & EP_SEQ_KNOWN) && seg->seq == e->snd_nxt)
+        return true;
+    if (!(r->flags & EP_ACK_KNOWN))
+        return true;
+    uint32_t win = r->win_bytes > 0 ? r->win_bytes : 1;
+    return seq_geq(seg->seq, r->ack) && seq_lt(seg->seq, r->ack + win);
+}
+
 static void on_rst(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
                    const struct frame *f, int64_t idle_ns)
 {
     struct endpoint *e = &c->ep[s];
+    if (!rst_acceptable(c, s, seg)) {
+        e->rst_ignored++;
+        return;
+    }
     e->flags |= EP_RST;
     if (!e->frame_rst) {
         e->frame_rst = f->number;
@@ -736,6 +764,7 @@ static void on_window(struct tracker *t, struct conn *c, enum side s,
             if (!c->ep[p].stall.zero) {
                 c->ep[p].stall.zero = 1;
                 c->ep[p].stall.zero_since_ns = now_ns;
+                c->ep[p].stall.zero_frame = c->last_frame;
             }
         }
     } else if (e->flags & EP_ZERO_WINDOW) {
@@ -743,6 +772,16 @@ static void on_window(struct tracker *t, struct conn *c, enum side s,
         stall_close(t, c, p, now_ns); /* the window opened: progress */
         stall_reopen(c, p, now_ns);
     }
+}
+
+/* How long after a RST a segment from its receiver may still have been sent
+ * before the RST arrived: one round trip (from the handshake), at least 1 ms. */
+static int64_t crossing_window_ns(const struct conn *c)
+{
+    int64_t rtt = 0;
+    if (c->handshake == HS_COMPLETE)
+        rtt = c->established_ns - c->ep[SIDE_CLIENT].ts_syn_last_ns;
+    return rtt > 1000000 ? rtt : 1000000;
 }
 
 static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
@@ -756,6 +795,15 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     e->fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
     e->frame_fin = f->number;
     e->ts_fin_ns = f->ts_ns;
+    if (c->flags & CONN_RST) {
+        /* A FIN right behind the peer's RST crossed it on the wire: it was
+         * sent before the RST arrived, so it counts for the phase. */
+        if (s != c->rst_side && f->ts_ns - c->rst_ns <= crossing_window_ns(c)) {
+            int fins = ((pe->flags & EP_FIN) != 0) + 1;
+            c->rst_phase = (uint8_t)(fins == 2 ? PHASE_CLOSED : PHASE_CLOSING);
+        }
+        return;
+    }
     endpoint_event(t, e, EV_SEND_FIN);
     endpoint_event(t, pe, EV_RECV_FIN);
     if (pe->flags & EP_FIN) {
