@@ -645,7 +645,7 @@ static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
                 d->verifiable = false; /* the checksum covers the reassembled segment */
             }
         } else if (nh == IP_PROTO_ROUTING) {
-            uint8_t type, segments_left;
+            uint8_t type = 0, segments_left = 0;
             (void)rd_u8(c, &type);
             (void)rd_u8(c, &segments_left);
             if (segments_left != 0) {

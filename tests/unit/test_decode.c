@@ -878,6 +878,9 @@ static struct result decode_spec(const char *name, struct decoded *out, struct d
 {
     const struct spec *s = find_spec(name);
     struct buf p;
+    assert_non_null(s);
+    if (!s)
+        abort();
     build(s, &p);
     return decode_buf(&p, s->link, out, cnt);
 }
