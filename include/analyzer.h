@@ -13,6 +13,7 @@
 
 #include "classify.h"
 #include "decode.h"
+#include "findings.h"
 #include "report.h"
 #include "tracker.h"
 
@@ -20,6 +21,8 @@ struct analyzer_config {
     struct decode_config decode;
     struct tracker_config tracker;
     uint32_t fail_on;       /* bit (1u << verdict) for each --fail-on verdict */
+    uint32_t fail_on_findings; /* bit (1u << finding kind) for each --fail-on finding */
+    struct findings_config findings;
     bool events;            /* report events as they become certain (live) */
 };
 
@@ -31,6 +34,7 @@ struct analyzer {
     struct decode_counters decode;
     struct tracker tracker;
     struct reporter *rep;   /* borrowed */
+    struct findings *findings; /* NULL if out of memory: findings are then skipped */
     struct report_summary summary;
     bool fail_hit;          /* a --fail-on verdict was reported */
 };

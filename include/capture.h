@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "decode.h"
 
@@ -41,6 +42,12 @@ struct capture_live_options {
 /* Open a file ("-" is standard input). filter may be NULL. On failure
  * returns NULL and writes a one-line message to err. */
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen);
+/* Open a capture from an already open stdio stream (a pipe, fmemopen(),
+ * fopencookie(), ...), read as it is (no gzip). name is what messages call
+ * it. Takes ownership of fp: it is closed by capture_close(), or before
+ * returning NULL on failure (with a one-line message in err). */
+struct capture *capture_open_fp(FILE *fp, const char *name, const char *filter, char *err,
+                                size_t errlen);
 /* Open a live interface. On failure returns NULL with a message in err. */
 struct capture *capture_open_live(const struct capture_live_options *o, const char *filter,
                                   char *err, size_t errlen);

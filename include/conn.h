@@ -89,6 +89,7 @@ const char *stall_kind_name(enum stall_kind k); /* "zero_window", ...; "none" */
 struct stall_episode {
     int64_t start_ns;    /* last forward progress before the stall */
     uint64_t start_frame; /* the frame of that progress (or of the zero window) */
+    int64_t idle_before_ns; /* silence on the connection before the waiting data was sent */
     int64_t seconds_ns;  /* how long it lasted (so far) */
     uint8_t kind;        /* enum stall_kind */
     uint8_t blamed;      /* enum side: the receiver that did not take the data */
@@ -106,6 +107,8 @@ struct stall_track {
     uint8_t retransmitted;     /* a real retransmission during this episode */
     uint8_t probed;            /* a zero-window probe during this episode */
     uint8_t window_full;       /* in flight reached the peer's window */
+    uint8_t announced;         /* live: stall_start was reported for this episode */
+    int64_t idle_before_ns;    /* silence before the data now in flight was sent */
 };
 
 /* Kind of the episode a stall_track describes, or STALL_NONE when what is
@@ -149,6 +152,13 @@ struct endpoint {
     uint32_t keepalives;  /* keepalive probes sent */
     uint32_t keepalive_acks; /* its keepalives that the peer answered */
     uint32_t rst_ignored; /* RSTs it sent that the peer would not accept */
+    uint32_t synack_after_ack; /* SYN-ACKs resent after the client's ACK arrived */
+    uint32_t ack_gaps;    /* times it acknowledged data we never saw (capture drops) */
+    uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
+    int64_t nagle_delay_ns; /* latency those holds added, in total */
+    int64_t small_sent_ns; /* when its last small segment left with nothing in flight */
+    int64_t ack_release_ns; /* when the peer's delayed pure ACK released it (0: none) */
+    int64_t ack_release_delay_ns; /* how long that ACK was delayed */
     uint64_t bytes;       /* payload bytes sent (retransmissions included) */
     uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
     uint64_t frame_fin;   /* first FIN frame */
@@ -159,6 +169,7 @@ struct endpoint {
     int64_t ts_last_ns;   /* last segment sent */
     int64_t ts_keepalive_ns; /* last keepalive probe sent */
     int64_t keepalive_gap_ns; /* interval between the last two keepalive probes */
+    int64_t keepalive_idle_ns; /* silence before its first keepalive probe */
     struct stall_track stall; /* its data waiting on the peer */
     uint16_t flags;       /* EP_* */
     uint16_t mss;         /* MSS option from its SYN (0: none) */
@@ -181,7 +192,7 @@ struct flow_key {
 
 /* How the handshake was seen. */
 enum handshake_seen {
-    HS_MISSING = 0, /* no SYN from the client in the capture */
+    HS_MISSING = 0, /* neither the SYN nor the SYN-ACK is in the capture */
     HS_PARTIAL,     /* SYN seen, the rest not (yet) */
     HS_COMPLETE,    /* SYN, SYN-ACK and the client's ACK */
 };
@@ -210,8 +221,14 @@ const char *reset_phase_name(enum reset_phase p);
 #define CONN_WSCALE_KNOWN 0x0200  /* we saw both SYNs, so scaling is known */
 #define CONN_ONE_SIDED 0x0400     /* established inferred from the client alone */
 #define CONN_TS_BACKWARDS 0x0800  /* a timestamp went backwards within it */
+#define CONN_EV_TIMED_OUT 0x1000  /* live: timed_out was reported */
+#define CONN_EV_HALF_CLOSED 0x2000 /* live: half_closed was reported */
 
 #define CONN_MAX_SYN_TIMES 6 /* SYN send times kept for the backoff */
+#define CONN_LONG_GAP_NS 500000000LL /* a silence this long may precede an idle-timeout death */
+/* A failure up to this long after a long silence ended is taken as caused by
+ * the first segments after it (e.g. the RST answering them). */
+#define CONN_AFTER_GAP_NS 2000000000LL
 
 struct conn {
     struct flow_key key;       /* hash key (canonical) */
@@ -230,6 +247,9 @@ struct conn {
     int64_t rst_ns;            /* time of the ending RST */
     int64_t idle_before_rst_ns; /* silence before the RST */
     int64_t max_idle_ns;       /* longest silence between two of its frames */
+    int64_t last_gap_ns;       /* silence before the segment being processed */
+    int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS ... */
+    int64_t long_gap_end_ns;   /* ... and when it ended */
     int64_t done_ns;           /* when it became terminal (CONN_DONE) */
     struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     struct stall_episode stall_longest; /* longest stall episode (kind NONE: none) */

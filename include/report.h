@@ -18,6 +18,7 @@
 #include "classify.h"
 #include "conn.h"
 #include "decode.h"
+#include "findings.h"
 #include "tracker.h"
 
 /* Everything the summary shows. */
@@ -37,6 +38,8 @@ struct report_summary {
     uint64_t live_dropped;            /* live: packets dropped by the kernel */
     uint64_t live_if_dropped;
     uint64_t report_lines_dropped;    /* text: problem lines over the bound */
+    uint64_t findings;                /* findings reported */
+    uint64_t findings_overflow;       /* connections not aggregated (tables full) */
 };
 
 struct reporter_config {
@@ -55,6 +58,7 @@ struct reporter_ops {
                        enum conn_end why);
     void (*event)(struct reporter *r, const struct conn *c, enum tracker_event ev,
                   int64_t now_ns, const char *detail);
+    void (*finding)(struct reporter *r, const struct finding *f);
     void (*end)(struct reporter *r, const struct report_summary *s);
     void (*destroy)(struct reporter *r);
 };

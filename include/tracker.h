@@ -55,7 +55,7 @@ enum tracker_event {
     TEV_REFUSED = 0,  /* RST or ICMP answered the SYN */
     TEV_RESET,        /* a RST ended an attempted or established connection */
     TEV_HALF_OPEN,    /* the server retransmitted its SYN-ACK: the ACK is missing */
-    TEV_HALF_CLOSED,  /* one side sent FIN */
+    TEV_HALF_CLOSED,  /* one side sent FIN and the other has not, stall threshold later */
     TEV_CLOSED,       /* both sides sent FIN */
     TEV_STALL_START,  /* a stall reached the threshold */
     TEV_STALL_END,    /* ... and ended */

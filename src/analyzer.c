@@ -13,6 +13,7 @@ void analyzer_config_default(struct analyzer_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->decode.verify_checksums = true;
     tracker_config_default(&cfg->tracker);
+    findings_config_default(&cfg->findings);
 }
 
 static void on_conn(void *ctx, const struct conn *c, enum conn_end why, int64_t now_ns)
@@ -26,15 +27,24 @@ static void on_conn(void *ctx, const struct conn *c, enum conn_end why, int64_t 
         a->summary.stalled_episodes++;
     if (a->cfg.fail_on & (1u << v.verdict))
         a->fail_hit = true;
+    if (a->findings)
+        findings_add(a->findings, c, &v, now_ns);
     a->rep->ops->connection(a->rep, c, &v, why);
 }
 
 static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int64_t now_ns)
 {
     struct analyzer *a = ctx;
-    if (!a->cfg.events)
+    if (!a->cfg.events || !a->rep->ops->event)
         return;
-    a->rep->ops->event(a->rep, c, ev, now_ns, NULL);
+    /* The sentence is the verdict's, as it stands at this moment. */
+    struct verdict_info v;
+    classify_connection(c, &a->classify, now_ns, &v);
+    if (ev == TEV_STALL_END)
+        snprintf(v.reason, sizeof v.reason, "the %s stall ended after %.1f s",
+                 stall_kind_name((enum stall_kind)c->stall_longest.kind),
+                 (double)c->stall_longest.seconds_ns / 1e9);
+    a->rep->ops->event(a->rep, c, ev, now_ns, v.reason);
 }
 
 void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct reporter *rep)
@@ -45,6 +55,7 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
     a->classify.attempt_timeout_ns = cfg->tracker.attempt_timeout_ns;
     a->classify.stall_threshold_ns = cfg->tracker.stall_threshold_ns;
     tracker_init(&a->tracker, &cfg->tracker, on_conn, on_event, a);
+    a->findings = findings_new(&cfg->findings);
 }
 
 void analyzer_frame(struct analyzer *a, const struct frame *f)
@@ -65,10 +76,24 @@ void analyzer_tick(struct analyzer *a, int64_t now_ns)
     tracker_advance(&a->tracker, now_ns);
 }
 
+static void on_finding(void *ctx, const struct finding *f)
+{
+    struct analyzer *a = ctx;
+    if (a->rep->ops->finding)
+        a->rep->ops->finding(a->rep, f);
+}
+
 void analyzer_finish(struct analyzer *a, const char *source, const char *link, const char *damage)
 {
     tracker_finish(&a->tracker);
     struct report_summary *s = &a->summary;
+    if (a->findings) {
+        uint32_t kinds = 0;
+        s->findings = findings_finish(a->findings, on_finding, a, &kinds);
+        s->findings_overflow = findings_overflow(a->findings);
+        if (kinds & a->cfg.fail_on_findings)
+            a->fail_hit = true;
+    }
     s->decode = a->decode;
     s->tracker = a->tracker.cnt;
     s->peak_connections = a->tracker.table.peak;
@@ -84,4 +109,6 @@ void analyzer_finish(struct analyzer *a, const char *source, const char *link, c
 void analyzer_destroy(struct analyzer *a)
 {
     tracker_destroy(&a->tracker);
+    findings_free(a->findings);
+    a->findings = NULL;
 }

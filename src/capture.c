@@ -167,15 +167,111 @@ static int finish_open(struct capture *cap, const char *filter, char *err, size_
     return 0;
 }
 
-struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
+/* Hands fp to libpcap and finishes opening. magic: the first four bytes of
+ * the stream as libpcap will see them (for the timestamp resolution); gzc:
+ * the gzip cookie when fp reads through zlib (its magic is known only once
+ * libpcap has read the header). Takes ownership of fp, also on failure. */
+static struct capture *open_stream(FILE *fp, struct gz_cookie *gzc, const unsigned char *magic,
+                                   const char *name, const char *filter, char *err,
+                                   size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
     struct capture *cap = calloc(1, sizeof *cap);
     if (!cap) {
+        fclose(fp);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     cap->ts_digits = 6;
+    cap->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
+    if (!cap->pcap) {
+        fclose(fp);
+        snprintf(err, errlen, "%s: not a readable pcap or pcapng capture (%s)", name, perr);
+        free(cap);
+        return NULL;
+    }
+    cap->fp = fp; /* closed by pcap_close */
+    if (magic_is_nano(gzc ? gzc->magic : magic))
+        cap->ts_digits = 9;
+    if (finish_open(cap, filter, err, errlen, name) != 0) {
+        capture_close(cap);
+        return NULL;
+    }
+    return cap;
+}
+
+/* ---- a stream that cannot seek back: replay the bytes already read ------ */
+
+struct replay_cookie {
+    FILE *fp;               /* the stream (owned) */
+    unsigned char head[4];  /* bytes read from fp to look at the magic */
+    size_t head_len, head_off;
+};
+
+static ssize_t replay_read(void *cookie, char *buf, size_t size)
+{
+    struct replay_cookie *r = cookie;
+    size_t n = 0;
+    while (n < size && r->head_off < r->head_len)
+        buf[n++] = (char)r->head[r->head_off++];
+    if (n < size) {
+        size_t got = fread(buf + n, 1, size - n, r->fp);
+        if (got == 0 && n == 0 && ferror(r->fp)) {
+            errno = EIO;
+            return -1;
+        }
+        n += got;
+    }
+    return (ssize_t)n;
+}
+
+static int replay_close(void *cookie)
+{
+    struct replay_cookie *r = cookie;
+    int rc = fclose(r->fp);
+    free(r);
+    return rc;
+}
+
+struct capture *capture_open_fp(FILE *fp, const char *name, const char *filter, char *err,
+                                size_t errlen)
+{
+    unsigned char magic[4] = {0};
+    if (!name)
+        name = "stream";
+    if (!fp) {
+        snprintf(err, errlen, "%s: cannot read", name);
+        return NULL;
+    }
+    size_t got = fread(magic, 1, sizeof magic, fp);
+    if (got == 0) {
+        snprintf(err, errlen, "%s: %s", name,
+                 ferror(fp) ? "read error" : "empty input, not a capture");
+        fclose(fp);
+        return NULL;
+    }
+    if (fseek(fp, -(long)got, SEEK_CUR) != 0) {
+        /* A pipe or a cookie stream: put the bytes back in front of it. */
+        struct replay_cookie *r = calloc(1, sizeof *r);
+        cookie_io_functions_t io = {
+            .read = replay_read, .write = NULL, .seek = NULL, .close = replay_close};
+        FILE *wrapped = r ? fopencookie(r, "r", io) : NULL;
+        if (!wrapped) {
+            free(r);
+            fclose(fp);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        r->fp = fp;
+        memcpy(r->head, magic, got);
+        r->head_len = got;
+        fp = wrapped;
+    }
+    return open_stream(fp, NULL, magic, name, filter, err, errlen);
+}
+
+struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
+{
     struct gz_cookie *gzc = NULL;
     bool is_stdin = strcmp(path, "-") == 0;
     FILE *fp = NULL;
@@ -188,7 +284,6 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
             if (fd >= 0)
                 close(fd);
             snprintf(err, errlen, "cannot read standard input");
-            free(cap);
             return NULL;
         }
         fp = gz_wrap(gz, &gzc);
@@ -196,23 +291,19 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
         struct stat st;
         if (stat(path, &st) != 0) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            free(cap);
             return NULL;
         }
         if (S_ISDIR(st.st_mode)) {
             snprintf(err, errlen, "%s: is a directory, not a capture file", path);
-            free(cap);
             return NULL;
         }
         if (S_ISREG(st.st_mode) && st.st_size == 0) {
             snprintf(err, errlen, "%s: empty file, not a capture", path);
-            free(cap);
             return NULL;
         }
         fp = fopen(path, "rb");
         if (!fp) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            free(cap);
             return NULL;
         }
         size_t got = fread(magic, 1, sizeof magic, fp);
@@ -226,33 +317,14 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
         }
         if (!fp) {
             snprintf(err, errlen, "%s: cannot open", path);
-            free(cap);
             return NULL;
         }
     }
     if (!fp) {
         snprintf(err, errlen, "out of memory");
-        free(cap);
         return NULL;
     }
-    cap->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
-    if (!cap->pcap) {
-        fclose(fp);
-        snprintf(err, errlen, "%s: not a readable pcap or pcapng capture (%s)",
-                 is_stdin ? "standard input" : path, perr);
-        free(cap);
-        return NULL;
-    }
-    cap->fp = fp; /* closed by pcap_close */
-    if (gzc)
-        memcpy(magic, gzc->magic, sizeof magic);
-    if (magic_is_nano(magic))
-        cap->ts_digits = 9;
-    if (finish_open(cap, filter, err, errlen, is_stdin ? "standard input" : path) != 0) {
-        capture_close(cap);
-        return NULL;
-    }
-    return cap;
+    return open_stream(fp, gzc, magic, is_stdin ? "standard input" : path, filter, err, errlen);
 }
 
 struct capture *capture_open_live(const struct capture_live_options *o, const char *filter,

@@ -39,12 +39,14 @@ bool verdict_from_name(const char *name, enum verdict *out)
     return false;
 }
 
-/* "850 ms" below a second, "3.2 s" above. */
+/* "30 us" below a millisecond, "850 ms" below a second, "3.2 s" above. */
 static const char *fmt_dur(char *buf, size_t len, int64_t ns)
 {
     if (ns < 0)
         ns = 0;
-    if (ns < 1000000000LL)
+    if (ns < 1000000LL)
+        snprintf(buf, len, "%lld us", (long long)(ns / 1000));
+    else if (ns < 1000000000LL)
         snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
     else
         snprintf(buf, len, "%.1f s", (double)ns / 1e9);
@@ -65,6 +67,7 @@ struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, i
     if (now_ns - start < threshold_ns)
         return ep;
     ep.start_frame = frame;
+    ep.idle_before_ns = st->idle_before_ns;
     ep.kind = (uint8_t)k;
     ep.start_ns = start;
     ep.seconds_ns = now_ns - start;
@@ -136,6 +139,13 @@ static void reason_unanswered(const struct conn *c, const struct classify_config
                      "by a firewall, or the host is down.",
                      conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, waited));
         }
+    } else if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT) {
+        out->verdict = VERDICT_UNANSWERED;
+        out->verdict_frame = c->frame_rst;
+        snprintf(out->reason, sizeof out->reason,
+                 "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
+                 "RST %s after it.",
+                 conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, c->rst_ns - cl->ts_syn_last_ns));
     } else {
         out->verdict = VERDICT_UNANSWERED;
         snprintf(out->reason, sizeof out->reason,
@@ -178,6 +188,15 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
     default:
         phase = "while established";
         break;
+    }
+    if (c->long_gap_ns > c->idle_before_rst_ns && c->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
+        char g[32];
+        snprintf(out->reason, sizeof out->reason,
+                 "The %s reset the connection %s, %s after the first segment that followed %s "
+                 "of silence.%s",
+                 side_name(by), phase, fmt_dur(d, sizeof d, c->rst_ns - c->long_gap_end_ns),
+                 fmt_dur(g, sizeof g, c->long_gap_ns), extra);
+        return;
     }
     snprintf(out->reason, sizeof out->reason,
              "The %s reset the connection %s, after %s of silence.%s", side_name(by), phase,
@@ -264,15 +283,21 @@ void classify_connection(const struct conn *c, const struct classify_config *cfg
     if (now_ns < c->last_ns)
         now_ns = c->last_ns;
 
-    /* The longest stall: recorded episodes and those still going on. */
-    out->stall = c->stall_longest;
+    /* The stall going on now (the longer of the two directions), and the
+     * longest episode overall, recorded or ongoing. */
+    struct stall_episode ongoing;
+    memset(&ongoing, 0, sizeof ongoing);
     for (int s = 0; s < 2; s++) {
         struct stall_episode on =
             classify_ongoing_stall(c, (enum side)s, now_ns, cfg->stall_threshold_ns);
         if (on.kind != STALL_NONE &&
-            (out->stall.kind == STALL_NONE || on.seconds_ns >= out->stall.seconds_ns))
-            out->stall = on;
+            (ongoing.kind == STALL_NONE || on.seconds_ns > ongoing.seconds_ns))
+            ongoing = on;
     }
+    out->stall = c->stall_longest;
+    if (ongoing.kind != STALL_NONE &&
+        (out->stall.kind == STALL_NONE || ongoing.seconds_ns >= out->stall.seconds_ns))
+        out->stall = ongoing;
 
     bool established = (c->flags & CONN_ESTABLISHED) != 0;
     bool synack = (sv->flags & EP_SYN) != 0;
@@ -305,7 +330,8 @@ void classify_connection(const struct conn *c, const struct classify_config *cfg
         reason_closed(c, out);
         return;
     }
-    if (out->stall.kind != STALL_NONE && out->stall.ongoing) {
+    if (ongoing.kind != STALL_NONE) {
+        out->stall = ongoing; /* the verdict is about the stall going on */
         out->verdict = VERDICT_STALLED;
         out->verdict_frame = out->stall.start_frame;
         reason_stalled(c, out);

@@ -25,6 +25,7 @@ enum long_only {
     OPT_DURATION,
     OPT_INTERVAL,
     OPT_VERSION,
+    OPT_THRESHOLD,
 };
 
 static const struct option long_opts[] = {
@@ -41,6 +42,7 @@ static const struct option long_opts[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -61,7 +63,7 @@ void cli_usage(FILE *f)
           "  -w FILE                 live: also save the raw packets to FILE\n"
           "Output:\n"
           "  --format text|json      report format (default text)\n"
-          "  --fail-on LIST          exit 1 if any of these verdicts occurs (comma list)\n"
+          "  --fail-on LIST          exit 1 if any of these verdicts or findings occurs\n"
           "  --interval SECONDS      live: periodic summary line (0: off)\n"
           "  --max-report-lines N    text: problem connections listed (default 10000)\n"
           "Analysis:\n"
@@ -70,6 +72,7 @@ void cli_usage(FILE *f)
           "  --linger SEC            finished connections wait SEC for stray segments (4)\n"
           "  --max-connections N     flow table cap; least recently active evicted (1000000)\n"
           "  --no-checksums          do not verify TCP checksums\n"
+          "  --threshold NAME=VALUE  a finding threshold (docs/findings.md), repeatable\n"
           "Exit status: 0 analysed, 1 --fail-on matched, 2 usage or unreadable input,\n"
           "             3 input damaged (what came before is still reported).\n"
           "Verdicts: refused timed_out unanswered half_open reset closed stalled half_closed open\n",
@@ -110,7 +113,8 @@ static int parse_count(const char *s, const char *opt, uint64_t min, uint64_t ma
     return 0;
 }
 
-static int parse_fail_on(const char *list, uint32_t *mask, char *err, size_t errlen)
+static int parse_fail_on(const char *list, uint32_t *mask, uint32_t *finding_mask, char *err,
+                         size_t errlen)
 {
     char *copy = strdup(list), *save = NULL;
     if (!copy) {
@@ -120,17 +124,23 @@ static int parse_fail_on(const char *list, uint32_t *mask, char *err, size_t err
     int rc = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         enum verdict v;
-        if (!verdict_from_name(tok, &v)) {
+        enum finding_kind k;
+        if (verdict_from_name(tok, &v)) {
+            *mask |= 1u << v;
+        } else if (finding_kind_from_name(tok, &k)) {
+            *finding_mask |= 1u << k;
+        } else {
             snprintf(err, errlen,
-                     "--fail-on: unknown verdict '%s' (known: refused, timed_out, unanswered, "
-                     "half_open, reset, closed, stalled, half_closed, open)",
+                     "--fail-on: unknown verdict or finding '%s' (verdicts: refused, timed_out, "
+                     "unanswered, half_open, reset, closed, stalled, half_closed, open; findings: "
+                     "syn_flood, backlog_overflow, idle_timeout, close_wait_leak, port_churn, "
+                     "keepalive, retransmissions, slow_handshake, nagle_delayed_ack)",
                      tok);
             rc = -1;
             break;
         }
-        *mask |= 1u << v;
     }
-    if (rc == 0 && *mask == 0) {
+    if (rc == 0 && *mask == 0 && *finding_mask == 0) {
         snprintf(err, errlen, "--fail-on: empty list");
         rc = -1;
     }
@@ -150,7 +160,7 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
     o->format = "text";
     o->max_report_lines = 10000;
     o->interval_s = -1;
-    optind = 1;
+    optind = 0; /* glibc: 0 also resets the position inside grouped short options */
     opterr = 0;
     int c;
     double d;
@@ -196,7 +206,8 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
             o->format = optarg;
             break;
         case OPT_FAIL_ON:
-            if (parse_fail_on(optarg, &o->analyzer.fail_on, err, errlen))
+            if (parse_fail_on(optarg, &o->analyzer.fail_on, &o->analyzer.fail_on_findings, err,
+                              errlen))
                 return -1;
             break;
         case OPT_ATTEMPT_TIMEOUT:
@@ -223,6 +234,10 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
             if (parse_count(optarg, "--max-report-lines", 0, 100000000, &n, err, errlen))
                 return -1;
             o->max_report_lines = (size_t)n;
+            break;
+        case OPT_THRESHOLD:
+            if (!findings_config_set(&o->analyzer.findings, optarg, err, errlen))
+                return -1;
             break;
         case OPT_NO_CHECKSUMS:
             o->analyzer.decode.verify_checksums = false;

@@ -26,6 +26,9 @@
 #define TCPTRIAGE_VERSION "0.1.0"
 #endif
 
+/* Live: how often timers (timed_out, stalls) are checked by the clock. */
+#define TICK_NS 100000000LL
+
 static struct capture *g_live_capture;
 static volatile sig_atomic_t g_signals;
 
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
         interval = (live && !json && isatty(STDOUT_FILENO)) ? 10.0 : 0.0;
     int64_t t_start = mono_ns();
     int64_t next_interval = t_start + (int64_t)(interval * 1e9);
+    int64_t last_tick = t_start;
 
     const char *damage = NULL;
     struct frame f;
@@ -189,6 +193,10 @@ int main(int argc, char **argv)
         }
         if (live) {
             int64_t now = mono_ns();
+            if (now - last_tick >= TICK_NS) {
+                analyzer_tick(&a, wall_ns());
+                last_tick = now;
+            }
             if (o.duration_s > 0 && now - t_start >= (int64_t)(o.duration_s * 1e9))
                 break;
             if (interval > 0 && now >= next_interval) {

@@ -142,6 +142,9 @@ static void json_connection(struct reporter *base, const struct conn *c,
     put_pair_u64(f, "zero_window_probes", cl->zw_probes, sv->zw_probes);
     put_pair_u64(f, "keepalives", cl->keepalives, sv->keepalives);
     put_pair_u64(f, "rst_ignored", cl->rst_ignored, sv->rst_ignored);
+    put_pair_u64(f, "nagle_holds", cl->nagle_events, sv->nagle_events);
+    put_pair_u64(f, "ack_gaps", cl->ack_gaps, sv->ack_gaps);
+    fprintf(f, ",\"synack_after_ack\":%u", sv->synack_after_ack);
     fprintf(f, ",\"stall_episodes\":%u", c->stall_episodes);
     put_time(f, "max_idle", c->max_idle_ns, dg);
     fprintf(f, ",\"fin_frames\":{\"client\":%llu,\"server\":%llu}",
@@ -165,6 +168,37 @@ static void json_event(struct reporter *base, const struct conn *c, enum tracker
     report_json_escape(f, detail ? detail : "");
     fputs("\"}\n", f);
     fflush(f);
+}
+
+static void json_finding(struct reporter *base, const struct finding *fd)
+{
+    FILE *f = base->cfg.out;
+    fprintf(f, "{\"type\":\"finding\",\"kind\":\"%s\",\"subject\":\"",
+            finding_kind_name(fd->kind));
+    report_json_escape(f, fd->subject);
+    fputs("\",\"statement\":\"", f);
+    report_json_escape(f, fd->statement);
+    fprintf(f, "\",\"confidence\":\"%s\",\"confidence_note\":", confidence_name(fd->confidence));
+    if (fd->confidence_note[0]) {
+        fputc('"', f);
+        report_json_escape(f, fd->confidence_note);
+        fputc('"', f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\"connection_count\":%llu,\"connections\":[", (unsigned long long)fd->connections);
+    for (size_t i = 0; i < fd->n_ids; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)fd->ids[i]);
+    fputs("],\"evidence_frames\":[", f);
+    for (size_t i = 0; i < fd->n_ids; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)fd->frames[i]);
+    fputs("],\"check\":[", f);
+    for (size_t i = 0; i < fd->n_checks; i++) {
+        fputs(i ? ",\"" : "\"", f);
+        report_json_escape(f, fd->checks[i]);
+        fputc('"', f);
+    }
+    fputs("]}\n", f);
 }
 
 static void json_end(struct reporter *base, const struct report_summary *s)
@@ -216,6 +250,8 @@ static void json_end(struct reporter *base, const struct report_summary *s)
     if (base->cfg.live)
         fprintf(f, ",\"capture_dropped\":%llu,\"interface_dropped\":%llu",
                 (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);
+    fprintf(f, ",\"findings\":%llu,\"findings_overflow\":%llu", (unsigned long long)s->findings,
+            (unsigned long long)s->findings_overflow);
     fprintf(f, ",\"damaged\":%s", s->damaged ? "true" : "false");
     if (s->damaged) {
         fputs(",\"damage\":\"", f);
@@ -236,6 +272,7 @@ const struct reporter_ops report_json_ops = {
     .create = json_create,
     .connection = json_connection,
     .event = json_event,
+    .finding = json_finding,
     .end = json_end,
     .destroy = json_destroy,
 };

@@ -38,6 +38,8 @@ struct text_reporter {
     size_t n_lines, cap_lines;
     uint64_t dropped;
     struct kind_example kinds[KIND_COUNT];
+    struct finding *findings; /* kept for the report's Findings section */
+    size_t n_findings;
 };
 
 static struct reporter *text_create(const struct reporter_config *cfg)
@@ -162,6 +164,41 @@ static void text_event(struct reporter *base, const struct conn *c, enum tracker
     fflush(f);
 }
 
+static void text_finding(struct reporter *base, const struct finding *f)
+{
+    struct text_reporter *r = (struct text_reporter *)base;
+    struct finding *nv = realloc(r->findings, (r->n_findings + 1) * sizeof *nv);
+    if (!nv)
+        return;
+    r->findings = nv;
+    r->findings[r->n_findings++] = *f;
+}
+
+static void print_findings(FILE *f, const struct text_reporter *r)
+{
+    if (!r->n_findings)
+        return;
+    fputs("\nFindings (most severe first):\n", f);
+    for (size_t i = 0; i < r->n_findings; i++) {
+        const struct finding *fd = &r->findings[i];
+        fprintf(f, "  [%s] %s  (confidence %s%s%s)\n", finding_kind_name(fd->kind), fd->subject,
+                confidence_name(fd->confidence), fd->confidence_note[0] ? ": " : "",
+                fd->confidence_note);
+        fprintf(f, "    %s\n", fd->statement);
+        if (fd->n_ids) {
+            fputs("    evidence: connection (frame)", f);
+            for (size_t j = 0; j < fd->n_ids; j++)
+                fprintf(f, " %llu (%llu)", (unsigned long long)fd->ids[j],
+                        (unsigned long long)fd->frames[j]);
+            if (fd->connections > fd->n_ids)
+                fprintf(f, " ... %llu in all", (unsigned long long)fd->connections);
+            fputc('\n', f);
+        }
+        for (size_t j = 0; j < fd->n_checks; j++)
+            fprintf(f, "    check: %s\n", fd->checks[j]);
+    }
+}
+
 static int line_cmp(const void *x, const void *y)
 {
     const struct problem_line *a = x, *b = y;
@@ -246,6 +283,7 @@ static void text_end(struct reporter *base, const struct report_summary *s)
                 (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);
     if (s->damaged)
         fprintf(f, "  INPUT DAMAGED: %s (everything before it is reported)\n", s->damage);
+    print_findings(f, r);
 
     if (r->n_lines) {
         qsort(r->lines, r->n_lines, sizeof *r->lines, line_cmp);
@@ -298,6 +336,7 @@ static void text_destroy(struct reporter *base)
     for (size_t i = 0; i < r->n_lines; i++)
         free(r->lines[i].text);
     free(r->lines);
+    free(r->findings);
     free(r);
 }
 
@@ -306,6 +345,7 @@ const struct reporter_ops report_text_ops = {
     .create = text_create,
     .connection = text_connection,
     .event = text_event,
+    .finding = text_finding,
     .end = text_end,
     .destroy = text_destroy,
 };

@@ -351,6 +351,7 @@ static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t 
         if (dur > c->stall_longest.seconds_ns || c->stall_longest.kind == STALL_NONE) {
             c->stall_longest.start_ns = start;
             c->stall_longest.start_frame = frame;
+            c->stall_longest.idle_before_ns = st->idle_before_ns;
             c->stall_longest.seconds_ns = dur;
             c->stall_longest.kind = (uint8_t)k;
             c->stall_longest.blamed = (uint8_t)side_peer(s);
@@ -388,6 +389,7 @@ static void stall_observe(struct conn *c, enum side s, int64_t now_ns)
         st->inflight = 1;
         st->inflight_since_ns = now_ns;
         st->inflight_frame = c->last_frame;
+        st->idle_before_ns = c->last_gap_ns;
     }
     if (inflight > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
         inflight >= r->win_bytes)
@@ -494,6 +496,8 @@ static struct conn *new_connection(struct tracker *t, const struct flow_key *k,
     return c;
 }
 
+static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns);
+
 /* ======================================================================== */
 /* Segment handling                                                          */
 
@@ -543,6 +547,8 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
         c->syn_times_us[e->syns - 2] =
             (uint32_t)clamp_us_to_u32((f->ts_ns - e->ts_syn_ns) / 1000);
     e->ts_syn_last_ns = f->ts_ns;
+    if (s == SIDE_SERVER && is_synack && (c->flags & CONN_ESTABLISHED))
+        e->synack_after_ack++; /* the ACK reached it, yet it did not take it (accept queue full?) */
     if (s == SIDE_SERVER && is_synack && !(c->flags & CONN_ESTABLISHED) && t->event &&
         e->syns == 2)
         t->event(t->ctx, c, TEV_HALF_OPEN, f->ts_ns);
@@ -643,6 +649,53 @@ static void on_rst(struct tracker *t, struct conn *c, enum side s, const struct 
     }
 }
 
+/* ---- Nagle + delayed ACK ----------------------------------------------- */
+
+/* Delays at or above this are delayed ACKs (Linux's minimum is 40 ms, Windows'
+ * 200 ms); the held segment must follow the releasing ACK within
+ * NAGLE_FOLLOW_NS to have been waiting for it. */
+#define NAGLE_MIN_DELAY_NS 20000000LL
+#define NAGLE_FOLLOW_NS 2000000LL
+#define SMALL_SEGMENT_DEFAULT 536u /* RFC 9293 default MSS, when no MSS was seen */
+
+static bool is_small(const struct conn *c, enum side s, uint32_t len)
+{
+    uint16_t mss = c->ep[side_peer(s)].mss ? c->ep[side_peer(s)].mss : c->ep[s].mss;
+    return len > 0 && len < (mss ? mss : SMALL_SEGMENT_DEFAULT);
+}
+
+/* A pure ACK from s that acknowledges all of the peer's data, late: it may
+ * release a small segment the peer's Nagle algorithm was holding. */
+static void nagle_on_ack(struct conn *c, enum side s, const struct tcp_segment *seg,
+                         int64_t now_ns)
+{
+    struct endpoint *pe = &c->ep[side_peer(s)];
+    if (seg->payload_bytes || !pe->small_sent_ns || conn_in_flight(c, side_peer(s)) != 0)
+        return;
+    int64_t delay = now_ns - pe->small_sent_ns;
+    pe->small_sent_ns = 0;
+    if (delay >= NAGLE_MIN_DELAY_NS) {
+        pe->ack_release_ns = now_ns;
+        pe->ack_release_delay_ns = delay;
+    }
+}
+
+/* Data from s: was it held by Nagle until the ACK that just arrived? */
+static void nagle_on_data(struct conn *c, enum side s, uint32_t len, uint32_t inflight_before,
+                          int64_t now_ns)
+{
+    struct endpoint *e = &c->ep[s];
+    if (!is_small(c, s, len))
+        return;
+    if (e->ack_release_ns && now_ns - e->ack_release_ns <= NAGLE_FOLLOW_NS) {
+        e->nagle_events++;
+        e->nagle_delay_ns += e->ack_release_delay_ns;
+    }
+    e->ack_release_ns = 0;
+    if (inflight_before == 0)
+        e->small_sent_ns = now_ns;
+}
+
 /* The ACK carried by a segment from s: progress for the peer's data. */
 static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
                    uint32_t prev_win, int64_t now_ns)
@@ -659,8 +712,11 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
         e->ack = seg->ack;
         e->dupacks = 0;
         stall_close(t, c, p, now_ns);
-        if ((pe->flags & EP_SEQ_KNOWN) && seq_gt(seg->ack, pe->snd_nxt))
+        if ((pe->flags & EP_SEQ_KNOWN) && seq_gt(seg->ack, pe->snd_nxt)) {
             pe->snd_nxt = seg->ack; /* data we did not capture */
+            e->ack_gaps++;
+        }
+        nagle_on_ack(c, s, seg, now_ns);
         stall_reopen(c, p, now_ns);
     } else if (seg->ack == e->ack && seg->payload_bytes == 0 &&
                !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->window == prev_win) {
@@ -673,7 +729,8 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
     if ((pe->flags & EP_FIN) && !(pe->flags & EP_FIN_ACKED) &&
         seq_geq(e->ack, pe->fin_seq + 1)) {
         pe->flags |= EP_FIN_ACKED;
-        endpoint_event(t, pe, EV_FIN_ACKED);
+        if (!(c->flags & CONN_RST)) /* after a RST both ends are CLOSED already */
+            endpoint_event(t, pe, EV_FIN_ACKED);
     }
 }
 
@@ -711,6 +768,8 @@ static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *s
         } else {
             if (e->keepalives)
                 e->keepalive_gap_ns = now_ns - e->ts_keepalive_ns;
+            else
+                e->keepalive_idle_ns = c->last_gap_ns;
             e->ts_keepalive_ns = now_ns;
             e->keepalives++;
             e->flags |= EP_KA_PENDING;
@@ -738,6 +797,8 @@ static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *s
         /* New data into a zero window: a probe (BSD / Windows style). */
         e->zw_probes++;
         e->stall.probed = 1;
+    } else if (len > 0) {
+        nagle_on_data(c, s, len, conn_in_flight(c, s), now_ns);
     }
     if (seq_gt(end, e->snd_nxt))
         e->snd_nxt = end;
@@ -810,8 +871,6 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
         if (t->event)
             t->event(t->ctx, c, TEV_CLOSED, f->ts_ns);
         mark_done(t, c, f->ts_ns);
-    } else if (t->event) {
-        t->event(t->ctx, c, TEV_HALF_CLOSED, f->ts_ns);
     }
 }
 
@@ -828,6 +887,11 @@ static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segme
     int64_t idle = ts - c->last_ns;
     if (idle > c->max_idle_ns)
         c->max_idle_ns = idle;
+    c->last_gap_ns = idle;
+    if (idle >= CONN_LONG_GAP_NS) {
+        c->long_gap_ns = idle;
+        c->long_gap_end_ns = ts;
+    }
     c->last_ns = ts;
     c->last_frame = f->number;
     e->pkts++;
@@ -857,6 +921,8 @@ static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segme
     if (!(c->flags & CONN_DONE)) {
         stall_observe(c, SIDE_CLIENT, ts);
         stall_observe(c, SIDE_SERVER, ts);
+        if (t->event)
+            fire_due_events(t, c, ts);
     }
 }
 
@@ -947,11 +1013,56 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
     on_segment(t, c, &d->tcp, f);
 }
 
+/* ---- live events that become certain with time ------------------------ */
+
+/* Fire the events of c that are due at now: an unanswered SYN past the
+ * attempt timeout, a stall past the threshold, a FIN not answered by the
+ * other side within the stall threshold. Each fires once. */
+static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    if (c->flags & CONN_DONE)
+        return;
+    if (!(c->flags & (CONN_ESTABLISHED | CONN_RST | CONN_ICMP_SYN | CONN_EV_TIMED_OUT)) &&
+        (cl->flags & EP_SYN) && !(sv->flags & EP_SYN) &&
+        now_ns - cl->ts_syn_last_ns >= t->cfg.attempt_timeout_ns) {
+        c->flags |= CONN_EV_TIMED_OUT;
+        t->event(t->ctx, c, TEV_TIMED_OUT, now_ns);
+    }
+    for (int s = 0; s < 2; s++) {
+        struct stall_track *st = &c->ep[s].stall;
+        uint64_t frame;
+        if (!st->announced && stall_track_kind(st) != STALL_NONE &&
+            now_ns - stall_track_start(st, &frame) >= t->cfg.stall_threshold_ns) {
+            st->announced = 1;
+            t->event(t->ctx, c, TEV_STALL_START, now_ns);
+        }
+    }
+    int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
+    if (fins == 1 && !(c->flags & CONN_EV_HALF_CLOSED)) {
+        int64_t fin_ns = (cl->flags & EP_FIN) ? cl->ts_fin_ns : sv->ts_fin_ns;
+        if (now_ns - fin_ns >= t->cfg.stall_threshold_ns) {
+            c->flags |= CONN_EV_HALF_CLOSED;
+            t->event(t->ctx, c, TEV_HALF_CLOSED, now_ns);
+        }
+    }
+}
+
 void tracker_advance(struct tracker *t, int64_t now_ns)
 {
     if (now_ns > t->now_ns)
         t->now_ns = now_ns;
     expire_lingering(t, t->now_ns);
+    if (!t->event)
+        return;
+    /* Only connections silent for a while can have a timer due without a
+     * packet: walk the active list from its least recently active end. */
+    int64_t min_wait = t->cfg.attempt_timeout_ns < t->cfg.stall_threshold_ns
+                           ? t->cfg.attempt_timeout_ns
+                           : t->cfg.stall_threshold_ns;
+    for (struct conn *c = t->table.active.head; c && t->now_ns - c->last_ns >= min_wait / 4;
+         c = c->lru_next)
+        fire_due_events(t, c, t->now_ns);
 }
 
 static int conn_id_cmp(const void *a, const void *b)

@@ -7,8 +7,13 @@ diag_* captures, where writing hundreds of entries by hand is not possible.
   pcapverdict.py summary FILE.pcap          one line per connection
   pcapverdict.py check FILE.pcap EXPECT     exit 1 if the capture disagrees
   pcapverdict.py emit FILE.pcap NAME SOURCE write the expect JSON to stdout
-  pcapverdict.py write NAME SOURCE SPEC...  expect JSON from hand-written
-        specs "CLIENT CPORT SERVER SPORT VERDICT RESET_BY|- STALL_KIND|-"
+  pcapverdict.py write [--order FILE.pcap] NAME SOURCE SPEC...
+        expect JSON from hand-written specs
+        "CLIENT CPORT SERVER SPORT VERDICT RESET_BY|- STALL_KIND|- [KEY=N...]"
+        (--order: list them in the order their connections start in the
+        capture, for concurrent clients whose order varies between runs;
+        KEY=N: optional extra integer fields, so far only syn_retransmits,
+        the number of retransmitted client SYNs, checked by `check`)
 
 Verdict rules (same vocabulary as the analyzer):
   refused     SYN answered by RST or ICMP/ICMPv6 unreachable, no SYN-ACK
@@ -322,9 +327,14 @@ def classify(c, t_end):
 
 
 def entry(c):
-    return {"client": c.c, "client_port": c.cp, "server": c.s,
-            "server_port": c.sp, "verdict": c.verdict,
-            "reset_by": c.reset_by, "stall_kind": c.stall_kind}
+    e = {"client": c.c, "client_port": c.cp, "server": c.s,
+         "server_port": c.sp, "verdict": c.verdict,
+         "reset_by": c.reset_by, "stall_kind": c.stall_kind}
+    e.update(getattr(c, "extra", {}))
+    return e
+
+
+EXTRAS = {"syn_retransmits": lambda c: max(0, c.syn - 1)}
 
 
 def fmt_expect(name, source, conns):
@@ -361,14 +371,36 @@ class Spec:
         self.verdict = f[4]
         self.reset_by = None if f[5] == "-" else f[5]
         self.stall_kind = None if f[6] == "-" else f[6]
+        self.extra = {}
+        for kv in f[7:]:
+            k, v = kv.split("=", 1)
+            if k not in EXTRAS:
+                raise SystemExit("unknown extra field %r in spec %r" % (k, text))
+            self.extra[k] = int(v)
 
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cmd = sys.argv[1]
-    if cmd == "write":   # write NAME SOURCE SPEC...
-        sys.stdout.write(fmt_expect(sys.argv[2], sys.argv[3],
-                                    [Spec(t) for t in sys.argv[4:]]))
+    if cmd == "write":   # write [--order PCAP] NAME SOURCE SPEC...
+        args = sys.argv[2:]
+        order = None
+        if args[0] == "--order":
+            order, args = args[1], args[2:]
+        specs = [Spec(t) for t in args[2:]]
+        if order:
+            # capture order by 4-tuple (a repeated 4-tuple keeps its order);
+            # a spec the capture lacks goes last and `check` reports it
+            _, conns, _ = analyse(order)
+            pos = {}
+            for i, c in enumerate(conns):
+                pos.setdefault((c.c, c.cp, c.s, c.sp), []).append(i)
+            def key(sp):
+                lst = pos.get((sp.c, sp.cp, sp.s, sp.sp))
+                return lst.pop(0) if lst else len(conns)
+            specs = [sp for _, sp in sorted(((key(sp), j), sp)
+                                            for j, sp in enumerate(specs))]
+        sys.stdout.write(fmt_expect(args[0], args[1], specs))
         return 0
     lt, conns, t_end = analyse(sys.argv[2])
     t0 = conns[0].first if conns else 0
@@ -385,6 +417,10 @@ def main():
         with open(sys.argv[3]) as f:
             exp = json.load(f)["connections"]
         got = [entry(c) for c in conns]
+        for e, g, c in zip(exp, got, conns):
+            for k in e:
+                if k in EXTRAS and k not in g:
+                    g[k] = EXTRAS[k](c)
         bad = 0
         if len(exp) != len(got):
             print("  MISMATCH: expect lists %d connections, capture has %d"

@@ -236,7 +236,8 @@ def client_socket(a, sport):
 
 def client(a):
     b = a.behavior
-    if b in ("burst", "churn", "healthy", "idle", "nagle", "close_wait_many"):
+    if b in ("burst", "churn", "healthy", "idle", "nagle", "close_wait_many",
+             "keepalive", "many_reqresp"):
         return globals()["cli_" + b](a)
     s = client_socket(a, a.sport)
     try:
@@ -421,6 +422,94 @@ def cli_idle(a):
     sleep_forever()
 
 
+def keepalive(s, a):
+    """SO_KEEPALIVE with --ka-idle/--ka-intvl/--ka-cnt (idle 0: keepalive off)"""
+    if a.ka_idle <= 0:
+        return
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, a.ka_idle)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, a.ka_intvl)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, a.ka_cnt)
+
+
+def cli_keepalive(a):
+    # diag_keepalive, diag_idle_timeout: a.count connections from ports
+    # a.sport, a.sport+1, ..., started a.gap s apart, each in its own thread,
+    # talking to an idle_echo server.  Each: keepalive options, one line
+    # exchanged, then the application is silent for a.delay s.  --after talk:
+    # send another line, wait up to a.duration s for the echo; if it comes,
+    # close (client FIN first), else keep the socket open (no FIN).
+    # --after wait: block in recv() until the kernel kills the connection
+    # (keepalive gives up: ETIMEDOUT); the program ends when all have ended.
+    # --after hold: keep the socket open, do nothing.
+    def one(i):
+        time.sleep(i * a.gap)
+        s = client_socket(a, a.sport + i)
+        keepalive(s, a)
+        try:
+            s.connect((a.dst, a.dport))
+            s.sendall(b"hello %d\n" % i)
+            recv_until(s, b"\n")
+        except OSError as e:
+            log("conn", i, "setup", e)
+            return
+        if a.after == "wait":
+            try:
+                d = s.recv(100)
+                log("conn", i, "recv returned", d)
+            except OSError as e:
+                log("conn", i, "recv:", errno.errorcode.get(e.errno, e.errno), e)
+            s.close()
+            return
+        if a.after == "hold":
+            holds.append(s)
+            return
+        time.sleep(a.delay)
+        try:
+            s.sendall(b"are you there %d\n" % i)
+            s.settimeout(a.duration)
+            d = recv_until(s, b"\n")
+            log("conn", i, "got", d)
+            if d.endswith(b"\n"):
+                s.settimeout(None)
+                time.sleep(0.05)
+                s.close()
+                return
+        except OSError as e:
+            log("conn", i, "after idle:", errno.errorcode.get(e.errno, e.errno), e)
+        holds.append(s)   # no FIN: leave the connection as the path left it
+    holds = []
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(a.count)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if holds:
+        sleep_forever()
+
+
+def cli_many_reqresp(a):
+    # diag_slow_handshake: a.count connections from ports a.sport, a.sport+1,
+    # ..., started a.gap s apart, each in its own thread: blocking connect()
+    # (however long the SYN retries take), request/response, client closes.
+    def one(i):
+        time.sleep(i * a.gap)
+        s = client_socket(a, a.sport + i)
+        t0 = time.time()
+        try:
+            s.connect((a.dst, a.dport))
+        except OSError as e:
+            log("conn", i, "connect:", e)
+            return
+        log("conn", i, "connected after %.3f s" % (time.time() - t0))
+        cli_reqresp_close(s, a)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(a.count)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def synflood(a):
     """diag_synflood: a.count SYNs with spoofed sources 10.77.128.0/17 (a
     blackhole route on the router swallows the SYN-ACKs), raw socket."""
@@ -480,6 +569,13 @@ def main():
     p.add_argument("--hold", action="store_true",
                    help="server: sleep after the last connection ended")
     p.add_argument("--linger-after", type=float, default=0)
+    p.add_argument("--gap", type=float, default=0.05,
+                   help="client: seconds between the starts of --count connections")
+    p.add_argument("--ka-idle", type=int, default=0,
+                   help="client: TCP_KEEPIDLE (0: no SO_KEEPALIVE)")
+    p.add_argument("--ka-intvl", type=int, default=1)
+    p.add_argument("--ka-cnt", type=int, default=3)
+    p.add_argument("--after", choices=["talk", "wait", "hold"], default="talk")
     a = p.parse_args()
     {"server": server, "client": client, "synflood": synflood}[a.role](a)
 

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_flow_table.c - unit tests for the flow table (src/flow_table.c).
+ *
+ * Checks the canonical flow key (the same for both directions, zero-padded,
+ * lower (address, port) first), and the table proper: add / find / remove,
+ * the two age lists (active and lingering) with their O(1) touch and
+ * mark-done moves, and the count / peak / bytes bookkeeping. Every list is
+ * walked both ways after each change, so a broken prev/next link or count
+ * shows at once; AddressSanitizer checks ownership (remove hands the
+ * connection back, destroy frees what is left).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow_table.h"
+#include "seg_builder.h"
+
+/* ---------------------------------------------------------------------------
+ * Helpers
+ */
+
+static struct flow_key key_of(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
+                              uint16_t dport, uint8_t ver, bool *src_is_lo)
+{
+    struct decoded d = sb_tcp(src, sport, dst, dport, ver, TCP_ACK, 1, 1, 0, 1000);
+    struct flow_key k;
+    memset(&k, 0xff, sizeof k); /* flow_key_make must clear every byte */
+    flow_key_make(&k, &d.tcp, src_is_lo);
+    return k;
+}
+
+/* A key for client port p between 10.0.0.1 and 10.0.0.2:80. */
+static struct flow_key key_port(uint16_t p)
+{
+    struct ip_addr a = sb_ip4(10, 0, 0, 1), b = sb_ip4(10, 0, 0, 2);
+    bool lo;
+    return key_of(&a, p, &b, 80, 4, &lo);
+}
+
+/* The list holds exactly want[0..n) in this order, linked both ways, and
+ * every member's CONN_DONE matches the list. */
+static void assert_list(const struct flow_list *l, struct conn *const *want, size_t n,
+                        bool done)
+{
+    assert_int_equal(l->count, n);
+    if (n == 0) {
+        assert_null(l->head);
+        assert_null(l->tail);
+        return;
+    }
+    assert_ptr_equal(l->head, want[0]);
+    assert_ptr_equal(l->tail, want[n - 1]);
+    const struct conn *prev = NULL;
+    size_t i = 0;
+    for (const struct conn *c = l->head; c; c = c->lru_next, i++) {
+        assert_true(i < n);
+        assert_ptr_equal(c, want[i]);
+        assert_ptr_equal(c->lru_prev, prev);
+        assert_int_equal((c->flags & CONN_DONE) != 0, done);
+        prev = c;
+    }
+    assert_int_equal(i, n);
+}
+
+/* ---------------------------------------------------------------------------
+ * Keys
+ */
+
+static void test_key_same_both_directions_v4(void **state)
+{
+    (void)state;
+    struct ip_addr a = sb_ip4(192, 0, 2, 1), b = sb_ip4(198, 51, 100, 2);
+    bool lo_ab, lo_ba;
+    struct flow_key ab = key_of(&a, 40000, &b, 443, 4, &lo_ab);
+    struct flow_key ba = key_of(&b, 443, &a, 40000, 4, &lo_ba);
+    assert_memory_equal(&ab, &ba, sizeof ab);
+    assert_true(lo_ab != lo_ba);
+    /* the lower address first, whatever the ports */
+    assert_true(lo_ab);
+    assert_memory_equal(&ab.addr_lo, &a, sizeof a);
+    assert_memory_equal(&ab.addr_hi, &b, sizeof b);
+    assert_int_equal(ab.port_lo, 40000);
+    assert_int_equal(ab.port_hi, 443);
+    assert_int_equal(ab.ip_version, 4);
+    /* zero padding: bytes 4..15 of IPv4 addresses and pad[] */
+    for (int i = 4; i < 16; i++) {
+        assert_int_equal(ab.addr_lo.b[i], 0);
+        assert_int_equal(ab.addr_hi.b[i], 0);
+    }
+    for (size_t i = 0; i < sizeof ab.pad; i++)
+        assert_int_equal(ab.pad[i], 0);
+}
+
+static void test_key_same_both_directions_v6(void **state)
+{
+    (void)state;
+    struct ip_addr a = sb_ip6("2001:db8::2"), b = sb_ip6("2001:db8::1");
+    bool lo_ab, lo_ba;
+    struct flow_key ab = key_of(&a, 80, &b, 50000, 6, &lo_ab);
+    struct flow_key ba = key_of(&b, 50000, &a, 80, 6, &lo_ba);
+    assert_memory_equal(&ab, &ba, sizeof ab);
+    assert_false(lo_ab); /* 2001:db8::2 is the higher address */
+    assert_true(lo_ba);
+    assert_memory_equal(&ab.addr_lo, &b, sizeof b);
+    assert_int_equal(ab.port_lo, 50000);
+    assert_int_equal(ab.ip_version, 6);
+}
+
+static void test_key_same_address_orders_by_port(void **state)
+{
+    (void)state;
+    struct ip_addr lo = sb_ip4(127, 0, 0, 1);
+    bool lo_1, lo_2;
+    struct flow_key k1 = key_of(&lo, 6000, &lo, 5000, 4, &lo_1);
+    struct flow_key k2 = key_of(&lo, 5000, &lo, 6000, 4, &lo_2);
+    assert_memory_equal(&k1, &k2, sizeof k1);
+    assert_false(lo_1);
+    assert_true(lo_2);
+    assert_int_equal(k1.port_lo, 5000);
+    assert_int_equal(k1.port_hi, 6000);
+}
+
+static void test_key_differs_per_tuple(void **state)
+{
+    (void)state;
+    struct flow_key k1 = key_port(50000), k2 = key_port(50001);
+    assert_memory_not_equal(&k1, &k2, sizeof k1);
+    /* the same 4-tuple bytes in IPv4 and IPv6 are different flows */
+    struct ip_addr a = sb_ip4(10, 0, 0, 1), b = sb_ip4(10, 0, 0, 2);
+    bool lo;
+    struct flow_key v4 = key_of(&a, 1, &b, 2, 4, &lo);
+    struct flow_key v6 = key_of(&a, 1, &b, 2, 6, &lo);
+    assert_memory_not_equal(&v4, &v6, sizeof v4);
+}
+
+/* ---------------------------------------------------------------------------
+ * Table
+ */
+
+static void test_add_find_counts(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    assert_int_equal(t.count, 0);
+    struct flow_key ka = key_port(50000), kb = key_port(50001), kc = key_port(50002);
+    struct conn *a = flow_table_add(&t, &ka);
+    struct conn *b = flow_table_add(&t, &kb);
+    struct conn *c = flow_table_add(&t, &kc);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    /* zeroed, with the key */
+    assert_memory_equal(&a->key, &ka, sizeof ka);
+    assert_int_equal(a->flags, 0);
+    assert_int_equal(a->id, 0);
+    assert_int_equal(a->ep[SIDE_CLIENT].pkts, 0);
+    assert_int_equal(t.count, 3);
+    assert_int_equal(t.peak, 3);
+    assert_int_equal(t.bytes, 3 * sizeof(struct conn));
+    assert_ptr_equal(flow_table_find(&t, &ka), a);
+    assert_ptr_equal(flow_table_find(&t, &kb), b);
+    assert_ptr_equal(flow_table_find(&t, &kc), c);
+    struct flow_key kx = key_port(50003);
+    assert_null(flow_table_find(&t, &kx));
+    /* found from the other direction's key too */
+    struct ip_addr x = sb_ip4(10, 0, 0, 1), y = sb_ip4(10, 0, 0, 2);
+    bool lo;
+    struct flow_key rev = key_of(&y, 80, &x, 50001, 4, &lo);
+    assert_ptr_equal(flow_table_find(&t, &rev), b);
+
+    struct conn *const want[] = {a, b, c};
+    assert_list(&t.active, want, 3, false);
+    assert_list(&t.linger, NULL, 0, true);
+    flow_table_destroy(&t);
+    assert_int_equal(t.count, 0);
+    assert_null(t.hash);
+    assert_null(t.active.head);
+}
+
+static void test_touch_moves_to_tail(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    struct flow_key k[3] = {key_port(1), key_port(2), key_port(3)};
+    struct conn *a = flow_table_add(&t, &k[0]);
+    struct conn *b = flow_table_add(&t, &k[1]);
+    struct conn *c = flow_table_add(&t, &k[2]);
+
+    flow_table_touch(&t, a); /* head -> tail */
+    assert_list(&t.active, (struct conn *const[]){b, c, a}, 3, false);
+    flow_table_touch(&t, a); /* already the tail */
+    assert_list(&t.active, (struct conn *const[]){b, c, a}, 3, false);
+    flow_table_touch(&t, c); /* middle -> tail */
+    assert_list(&t.active, (struct conn *const[]){b, a, c}, 3, false);
+    flow_table_touch(&t, b);
+    assert_list(&t.active, (struct conn *const[]){a, c, b}, 3, false);
+    assert_int_equal(t.count, 3);
+    flow_table_destroy(&t);
+}
+
+static void test_mark_done_moves_to_linger(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    struct flow_key k[4] = {key_port(1), key_port(2), key_port(3), key_port(4)};
+    struct conn *a = flow_table_add(&t, &k[0]);
+    struct conn *b = flow_table_add(&t, &k[1]);
+    struct conn *c = flow_table_add(&t, &k[2]);
+    struct conn *d = flow_table_add(&t, &k[3]);
+
+    flow_table_mark_done(&t, b);
+    assert_true(b->flags & CONN_DONE);
+    assert_list(&t.active, (struct conn *const[]){a, c, d}, 3, false);
+    assert_list(&t.linger, (struct conn *const[]){b}, 1, true);
+    flow_table_mark_done(&t, d);
+    flow_table_mark_done(&t, a);
+    assert_list(&t.active, (struct conn *const[]){c}, 1, false);
+    assert_list(&t.linger, (struct conn *const[]){b, d, a}, 3, true);
+    /* done again: stays lingering, moves to the tail */
+    flow_table_mark_done(&t, b);
+    assert_list(&t.linger, (struct conn *const[]){d, a, b}, 3, true);
+    /* touching a lingering connection reorders the lingering list only */
+    flow_table_touch(&t, d);
+    assert_list(&t.linger, (struct conn *const[]){a, b, d}, 3, true);
+    assert_list(&t.active, (struct conn *const[]){c}, 1, false);
+    assert_int_equal(t.count, 4);
+    assert_ptr_equal(flow_table_find(&t, &k[1]), b);
+    flow_table_destroy(&t);
+}
+
+static void test_remove(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    struct flow_key k[5] = {key_port(1), key_port(2), key_port(3), key_port(4), key_port(5)};
+    struct conn *c[5];
+    for (int i = 0; i < 5; i++)
+        c[i] = flow_table_add(&t, &k[i]);
+    flow_table_mark_done(&t, c[3]);
+    flow_table_mark_done(&t, c[4]);
+    assert_int_equal(t.peak, 5);
+
+    /* middle of the active list */
+    flow_table_remove(&t, c[1]);
+    assert_null(flow_table_find(&t, &k[1]));
+    assert_list(&t.active, (struct conn *const[]){c[0], c[2]}, 2, false);
+    flow_table_free_conn(c[1]);
+    /* head of the lingering list */
+    flow_table_remove(&t, c[3]);
+    assert_null(flow_table_find(&t, &k[3]));
+    assert_list(&t.linger, (struct conn *const[]){c[4]}, 1, true);
+    flow_table_free_conn(c[3]);
+    /* tail, then the last of the active list */
+    flow_table_remove(&t, c[2]);
+    flow_table_free_conn(c[2]);
+    flow_table_remove(&t, c[0]);
+    flow_table_free_conn(c[0]);
+    assert_list(&t.active, NULL, 0, false);
+    assert_int_equal(t.count, 1);
+    assert_int_equal(t.peak, 5);
+    assert_int_equal(t.bytes, sizeof(struct conn));
+    assert_ptr_equal(flow_table_find(&t, &k[4]), c[4]);
+
+    /* a removed key can be added again */
+    struct conn *again = flow_table_add(&t, &k[1]);
+    assert_non_null(again);
+    assert_ptr_equal(flow_table_find(&t, &k[1]), again);
+    assert_int_equal(t.count, 2);
+    assert_int_equal(t.peak, 5);
+    flow_table_destroy(&t);
+}
+
+/* Many connections: find, touch and remove keep table and lists agreeing. */
+static void test_many(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    struct flow_table t;
+    flow_table_init(&t);
+    static struct conn *c[N];
+    for (unsigned i = 0; i < N; i++) {
+        struct flow_key k = key_port((uint16_t)(1000 + i));
+        c[i] = flow_table_add(&t, &k);
+        assert_non_null(c[i]);
+        c[i]->id = i;
+    }
+    assert_int_equal(t.count, N);
+    assert_int_equal(t.peak, N);
+    for (unsigned i = 0; i < N; i += 3)
+        flow_table_mark_done(&t, c[i]);
+    for (unsigned i = 1; i < N; i += 3)
+        flow_table_touch(&t, c[i]);
+    for (unsigned i = 0; i < N; i++) {
+        struct flow_key k = key_port((uint16_t)(1000 + i));
+        assert_ptr_equal(flow_table_find(&t, &k), c[i]);
+    }
+    assert_int_equal(t.active.count + t.linger.count, N);
+    assert_int_equal(t.linger.count, (N + 2) / 3);
+    /* the active list: i % 3 == 2 first (untouched, in order), then the touched */
+    const struct conn *p = t.active.head;
+    for (unsigned i = 2; i < N; i += 3, p = p->lru_next)
+        assert_int_equal(p->id, i);
+    for (unsigned i = 1; i < N; i += 3, p = p->lru_next)
+        assert_int_equal(p->id, i);
+    assert_null(p);
+    for (unsigned i = 0; i < N; i += 2) {
+        flow_table_remove(&t, c[i]);
+        flow_table_free_conn(c[i]);
+    }
+    assert_int_equal(t.count, N / 2);
+    assert_int_equal(t.active.count + t.linger.count, N / 2);
+    assert_int_equal(t.peak, N);
+    for (unsigned i = 0; i < N; i++) {
+        struct flow_key k = key_port((uint16_t)(1000 + i));
+        if (i % 2)
+            assert_ptr_equal(flow_table_find(&t, &k), c[i]);
+        else
+            assert_null(flow_table_find(&t, &k));
+    }
+    flow_table_destroy(&t); /* frees the other half (ASan checks) */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_same_both_directions_v4),
+        cmocka_unit_test(test_key_same_both_directions_v6),
+        cmocka_unit_test(test_key_same_address_orders_by_port),
+        cmocka_unit_test(test_key_differs_per_tuple),
+        cmocka_unit_test(test_add_find_counts),
+        cmocka_unit_test(test_touch_moves_to_tail),
+        cmocka_unit_test(test_mark_done_moves_to_linger),
+        cmocka_unit_test(test_remove),
+        cmocka_unit_test(test_many),
+    };
+    return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
+}

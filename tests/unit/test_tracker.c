@@ -1,0 +1,1295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_tracker.c - unit tests for the connection tracker (src/tracker.c),
+ * checked through the verdicts the classifier (src/classify.c) gives the
+ * connections the tracker emits, plus the enum names of src/conn.c.
+ *
+ * A scenario is an array of steps (struct sb_step, tests/unit/seg_builder.h):
+ * who sends what, when, with sequence numbers relative to the ISNs. The
+ * harness feeds the steps to tracker_packet() as decoded segments with
+ * frame numbers 1, 2, ... (frame n is step n-1), optionally lets the clock
+ * run on with tracker_advance(), calls tracker_finish(), and keeps a copy of
+ * every emitted connection together with its classification at emit time
+ * and the live events. Each scenario states the verdict, the verdict frame,
+ * both endpoint states, the handshake and the end reason it expects, and
+ * may add its own checks (counters, stall episode, reset side, ...).
+ *
+ * Expectations follow docs/verdicts.md and docs/output.md; where the code
+ * and the documentation disagree, the test asserts the documentation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "classify.h"
+#include "conn.h"
+#include "seg_builder.h"
+#include "tracker.h"
+
+/* ---------------------------------------------------------------------------
+ * Harness
+ */
+#define MAX_OUT 16
+#define MAX_EVENTS 32
+
+struct captured {
+    struct conn c;          /* copy; its list and hash pointers are stale */
+    struct verdict_info v;  /* classify_connection() at emit time */
+    enum conn_end why;
+    int64_t now_ns;
+};
+
+struct logged_event {
+    enum tracker_event ev;
+    uint64_t id;
+    uint64_t frame; /* the connection's last frame at the time */
+    int64_t now_ns;
+};
+
+struct harness {
+    struct tracker t;
+    struct classify_config ccfg;
+    struct captured out[MAX_OUT];
+    size_t n_out;
+    struct logged_event events[MAX_EVENTS];
+    size_t n_events;
+    uint64_t frame_no;
+};
+
+static void on_emit(void *ctx, const struct conn *c, enum conn_end why, int64_t now_ns)
+{
+    struct harness *h = ctx;
+    assert_true(h->n_out < MAX_OUT);
+    struct captured *k = &h->out[h->n_out++];
+    k->c = *c;
+    k->why = why;
+    k->now_ns = now_ns;
+    classify_connection(c, &h->ccfg, now_ns, &k->v);
+}
+
+static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int64_t now_ns)
+{
+    struct harness *h = ctx;
+    assert_true(h->n_events < MAX_EVENTS);
+    struct logged_event *e = &h->events[h->n_events++];
+    e->ev = ev;
+    e->id = c->id;
+    e->frame = c->last_frame;
+    e->now_ns = now_ns;
+}
+
+/* The harness of the running test, freed by h_teardown() when an assertion
+ * jumps out of the test before h_free(). */
+static struct harness *current;
+
+static struct harness *h_new(const struct tracker_config *cfg)
+{
+    struct harness *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    current = h;
+    struct tracker_config def;
+    tracker_config_default(&def);
+    if (!cfg)
+        cfg = &def;
+    h->ccfg.attempt_timeout_ns = cfg->attempt_timeout_ns;
+    h->ccfg.stall_threshold_ns = cfg->stall_threshold_ns;
+    tracker_init(&h->t, cfg, on_emit, on_event, h);
+    return h;
+}
+
+static void h_free(struct harness *h)
+{
+    tracker_destroy(&h->t);
+    free(h);
+    current = NULL;
+}
+
+static int h_teardown(void **state)
+{
+    (void)state;
+    if (current)
+        h_free(current);
+    return 0;
+}
+
+/* Both directions of each 4-tuple the scenarios use. */
+enum flow_index {
+    F_A = 0,  /* 10.0.0.1:51000 -> 10.0.0.2:80 */
+    F_A2,     /* the same tuple, other ISNs (port reuse) */
+    F_B,      /* 10.0.0.1:51001 -> 10.0.0.2:80 */
+    F_C,      /* 10.0.0.1:51002 -> 10.0.0.2:80 */
+    F_8118,   /* 10.0.0.1:51476 -> 10.0.0.2:8118 */
+    F_80,     /* 10.0.0.3:40000 -> 10.0.0.4:80 */
+    F_22,     /* 10.0.0.5:1024 -> 10.0.0.6:22 */
+    F_LOWER,  /* 10.0.0.7:6000 -> 10.0.0.8:5000 */
+    F_SA,     /* 10.0.0.9:80 -> 10.0.0.10:50000 (client on the low port) */
+    F_WRAP,   /* ISNs just below 2^32 */
+    F_LOOP,   /* 127.0.0.1:6000 -> 127.0.0.1:5000 */
+    F_V6,     /* [2001:db8::1]:40002 -> [2001:db8::2]:443 */
+    F__COUNT
+};
+
+static struct sb_flow flows[F__COUNT];
+
+static void flows_init(void)
+{
+    struct sb_flow *f;
+    f = &flows[F_A];
+    *f = (struct sb_flow){sb_ip4(10, 0, 0, 1), sb_ip4(10, 0, 0, 2), 51000, 80, 4, 1000000u,
+                          5000000u};
+    flows[F_A2] = *f;
+    flows[F_A2].cisn = 9000000u;
+    flows[F_A2].sisn = 7000000u;
+    flows[F_B] = *f;
+    flows[F_B].cport = 51001;
+    flows[F_C] = *f;
+    flows[F_C].cport = 51002;
+    flows[F_8118] = *f;
+    flows[F_8118].cport = 51476;
+    flows[F_8118].sport = 8118;
+    flows[F_80] = (struct sb_flow){sb_ip4(10, 0, 0, 3), sb_ip4(10, 0, 0, 4), 40000, 80, 4,
+                                   111u, 222u};
+    flows[F_22] = (struct sb_flow){sb_ip4(10, 0, 0, 5), sb_ip4(10, 0, 0, 6), 1024, 22, 4, 333u,
+                                   444u};
+    flows[F_LOWER] = (struct sb_flow){sb_ip4(10, 0, 0, 7), sb_ip4(10, 0, 0, 8), 6000, 5000, 4,
+                                      555u, 666u};
+    flows[F_SA] = (struct sb_flow){sb_ip4(10, 0, 0, 9), sb_ip4(10, 0, 0, 10), 80, 50000, 4,
+                                   777u, 888u};
+    flows[F_WRAP] = (struct sb_flow){sb_ip4(10, 0, 0, 11), sb_ip4(10, 0, 0, 12), 40001, 443, 4,
+                                     0xFFFFFF9Cu, 0xFFFFFFF0u};
+    flows[F_LOOP] = (struct sb_flow){sb_ip4(127, 0, 0, 1), sb_ip4(127, 0, 0, 1), 6000, 5000, 4,
+                                     1234u, 5678u};
+    flows[F_V6] = (struct sb_flow){sb_ip6("2001:db8::1"), sb_ip6("2001:db8::2"), 40002, 443, 6,
+                                   42u, 4242u};
+}
+
+static void h_step(struct harness *h, const struct sb_step *st)
+{
+    struct decoded d = sb_step_decoded(&flows[st->flow], st);
+    struct frame f = sb_frame(SB_T0_NS + SB_US(st->t_us), ++h->frame_no);
+    tracker_packet(&h->t, &d, &f);
+}
+
+static void h_run(struct harness *h, const struct sb_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h_step(h, &steps[i]);
+}
+
+static size_t h_count_events(const struct harness *h, enum tracker_event ev)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_events; i++)
+        n += h->events[i].ev == ev;
+    return n;
+}
+
+/* The first event of that kind; one with id and frame 0 if there is none. */
+static const struct logged_event *h_first_event(const struct harness *h, enum tracker_event ev)
+{
+    static const struct logged_event none = {TEV__COUNT, 0, 0, 0};
+    for (size_t i = 0; i < h->n_events; i++)
+        if (h->events[i].ev == ev)
+            return &h->events[i];
+    return &none;
+}
+
+static void assert_reason_has(const struct verdict_info *v, const char *needle)
+{
+    if (!strstr(v->reason, needle))
+        fail_msg("reason \"%s\" does not contain \"%s\"", v->reason, needle);
+}
+
+/* ---------------------------------------------------------------------------
+ * Step shorthands. Times are microseconds; MS(x) milliseconds.
+ */
+#define MS(x) ((int64_t)(x) * 1000)
+#define CW 64240 /* client window */
+#define SW 65535 /* server window */
+#define SYN TCP_SYN
+#define SA (TCP_SYN | TCP_ACK)
+#define A TCP_ACK
+#define PA (TCP_PSH | TCP_ACK)
+#define FA (TCP_FIN | TCP_ACK)
+#define R TCP_RST
+#define RA (TCP_RST | TCP_ACK)
+
+/* client -> server / server -> client on flow fl */
+#define STEP_(fl, dir, t, f, s, a, l, w, icmp)                                              \
+    {(int64_t)(t), (uint8_t)(fl), (uint8_t)(dir), (uint8_t)(f), (uint32_t)(s), (uint32_t)(a), \
+     (uint32_t)(l), (uint16_t)(w), (icmp)}
+#define CF(fl, t, f, s, a, l) STEP_(fl, SB_C2S, t, f, s, a, l, CW, false)
+#define SF(fl, t, f, s, a, l) STEP_(fl, SB_S2C, t, f, s, a, l, SW, false)
+#define SFW(fl, t, f, s, a, l, w) STEP_(fl, SB_S2C, t, f, s, a, l, w, false)
+#define ICMP_CF(fl, t, f, s) STEP_(fl, SB_C2S, t, f, s, 0, 0, CW, true)
+#define C(t, f, s, a, l) CF(F_A, t, f, s, a, l)
+#define S(t, f, s, a, l) SF(F_A, t, f, s, a, l)
+#define SW_(t, f, s, a, l, w) SFW(F_A, t, f, s, a, l, w)
+
+/* Frames 1-3: SYN at 0, SYN-ACK at 10 ms, ACK at 20 ms (handshake RTT 20 ms). */
+#define HANDSHAKE(fl) \
+    CF(fl, 0, SYN, 0, 0, 0), SF(fl, MS(10), SA, 0, 1, 0), CF(fl, MS(20), A, 1, 1, 0)
+
+/* Frames 1-9: a clean connection; the client closes first (frame 7), the
+ * server's FIN (frame 8) is the second, frame 9 acknowledges it. */
+#define CLEAN_STEPS(fl)                                                          \
+    HANDSHAKE(fl), CF(fl, MS(30), PA, 1, 1, 100), SF(fl, MS(40), PA, 1, 101, 200), \
+        CF(fl, MS(50), A, 101, 201, 0), CF(fl, MS(60), FA, 101, 201, 0),           \
+        SF(fl, MS(70), FA, 201, 102, 0), CF(fl, MS(80), A, 102, 202, 0)
+
+/* Frames 1-13: 1000 bytes from the client, acknowledged with a zero window
+ * at 40 ms (frame 5); the client probes at snd_una - 1 and the server
+ * answers each probe with the zero window again, until 3.101 s. */
+#define ZERO_WINDOW_STEPS                                                             \
+    HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 1000), SW_(MS(40), A, 1, 1001, 0, 0),          \
+        C(MS(300), A, 1000, 1, 0), SW_(MS(301), A, 1, 1001, 0, 0),                    \
+        C(MS(700), A, 1000, 1, 0), SW_(MS(701), A, 1, 1001, 0, 0),                    \
+        C(MS(1500), A, 1000, 1, 0), SW_(MS(1501), A, 1, 1001, 0, 0),                  \
+        C(MS(3100), A, 1000, 1, 0), SW_(MS(3101), A, 1, 1001, 0, 0)
+
+/* ---------------------------------------------------------------------------
+ * Scenarios
+ */
+struct scenario {
+    const char *name;
+    const struct sb_step *steps;
+    size_t n_steps;
+    int64_t end_us;      /* advance the clock to this before finishing (0: don't) */
+    size_t n_out;        /* connections emitted in all */
+    size_t idx;          /* the one the expectations below are about */
+    enum verdict verdict;
+    uint64_t verdict_frame;
+    enum tcp_state client_state, server_state;
+    enum handshake_seen handshake;
+    enum conn_end why;
+    void (*check)(const struct harness *h);
+};
+
+#define STEPS(...) ((const struct sb_step[]){__VA_ARGS__})
+#define NSTEPS(...) (sizeof((const struct sb_step[]){__VA_ARGS__}) / sizeof(struct sb_step))
+#define SCEN_STEPS(...) STEPS(__VA_ARGS__), NSTEPS(__VA_ARGS__)
+
+/* ---- per-scenario checks ------------------------------------------------ */
+
+static void check_clean(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(c->id, 1);
+    assert_int_equal(conn_port(c, SIDE_CLIENT), 51000);
+    assert_int_equal(conn_port(c, SIDE_SERVER), 80);
+    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[F_A].cli, sizeof(struct ip_addr));
+    assert_memory_equal(conn_addr(c, SIDE_SERVER), &flows[F_A].srv, sizeof(struct ip_addr));
+    assert_int_equal(c->first_frame, 1);
+    assert_int_equal(c->last_frame, 9);
+    assert_int_equal(c->start_ns, SB_T0_NS);
+    assert_int_equal(c->last_ns, SB_T0_NS + SB_MS(80));
+    assert_int_equal(c->frame_established, 3);
+    /* handshake RTT: from the (last) SYN to the ACK completing the handshake */
+    assert_int_equal(c->established_ns - c->ep[SIDE_CLIENT].ts_syn_last_ns, SB_MS(20));
+    assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
+    assert_int_equal(c->ep[SIDE_SERVER].pkts, 3);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 100);
+    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].syns, 1);
+    assert_int_equal(c->ep[SIDE_SERVER].syns, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].frame_fin, 7);
+    assert_int_equal(c->ep[SIDE_SERVER].frame_fin, 8);
+    assert_true(c->ep[SIDE_CLIENT].flags & EP_FIN_ACKED);
+    assert_true(c->ep[SIDE_SERVER].flags & EP_FIN_ACKED);
+    assert_true(c->flags & CONN_DONE);
+    assert_false(c->flags & (CONN_RST | CONN_ROLES_GUESSED | CONN_EVICTED));
+    assert_true(c->flags & CONN_WSCALE_KNOWN);
+    assert_false(c->flags & CONN_WSCALE_ON);
+    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(v->stall.kind, STALL_NONE);
+    assert_true(v->clean);
+    assert_reason_has(v, "client first");
+    assert_int_equal(h->t.cnt.connections, 1);
+    assert_int_equal(h->t.cnt.replaced, 0);
+    assert_int_equal(h->t.cnt.evicted, 0);
+    /* live events: closed, once, at the second FIN; nothing else went wrong */
+    assert_int_equal(h_count_events(h, TEV_CLOSED), 1);
+    assert_int_equal(h_first_event(h, TEV_CLOSED)->frame, 8);
+    assert_int_equal(h_first_event(h, TEV_CLOSED)->id, 1);
+    assert_int_equal(h_count_events(h, TEV_RESET) + h_count_events(h, TEV_REFUSED) +
+                         h_count_events(h, TEV_STALL_START) + h_count_events(h, TEV_TIMED_OUT),
+                     0);
+}
+
+static void check_refused_rst(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_RST);
+    assert_int_equal(c->rst_side, SIDE_SERVER);
+    assert_int_equal(c->rst_phase, PHASE_HANDSHAKE);
+    assert_int_equal(c->frame_rst, 2);
+    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 0);
+    assert_reason_has(&h->out[0].v, "RST");
+    assert_int_equal(h_count_events(h, TEV_REFUSED), 1);
+    assert_int_equal(h_count_events(h, TEV_RESET), 0);
+}
+
+static void check_rst_ignored(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 1);
+    assert_false(c->flags & CONN_RST);
+    assert_false(c->ep[SIDE_SERVER].flags & EP_RST);
+    assert_int_equal(c->frame_rst, 0);
+    assert_int_equal(c->ep[SIDE_SERVER].pkts, 1);
+    assert_int_equal(h->n_events, 0);
+}
+
+static void check_refused_icmp(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    struct ip_addr router = sb_ip4(192, 0, 2, 254);
+    assert_true(c->flags & CONN_ICMP);
+    assert_true(c->flags & CONN_ICMP_SYN);
+    assert_false(c->flags & CONN_RST);
+    assert_int_equal(c->frame_icmp, 2);
+    assert_int_equal(c->icmp_type, 3);
+    assert_int_equal(c->icmp_code, 13);
+    assert_int_equal(c->icmp_ttl, 61);
+    assert_memory_equal(&c->icmp_src, &router, sizeof router);
+    assert_reason_has(&h->out[0].v, "ICMP unreachable (type 3 code 13)");
+    assert_int_equal(h_count_events(h, TEV_REFUSED), 1);
+}
+
+static void check_icmp_unseen_syn(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_ICMP_SYN);
+    assert_int_equal(c->first_frame, 1);
+    assert_int_equal(conn_port(c, SIDE_CLIENT), 51000);
+    assert_int_equal(conn_port(c, SIDE_SERVER), 80);
+}
+
+static void check_timed_out(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_CLIENT].syns, 3);
+    assert_int_equal(c->syn_times_us[0], 1000000);
+    assert_int_equal(c->syn_times_us[1], 3000000);
+    assert_int_equal(c->syn_times_us[2], 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_ns, SB_T0_NS);
+    assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_last_ns, SB_T0_NS + SB_SEC(3));
+    assert_int_equal(h->t.cnt.connections, 1);
+    assert_int_equal(h->t.cnt.replaced, 0);
+    assert_reason_has(&h->out[0].v, "3 SYNs");
+    assert_reason_has(&h->out[0].v, "1.0 s, 2.0 s");
+}
+
+static void check_unanswered(const struct harness *h)
+{
+    assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_MS(500));
+    assert_reason_has(&h->out[0].v, "500 ms");
+}
+
+static void check_timed_out_clock(const struct harness *h)
+{
+    /* the other connection, which moved the clock, is reported too */
+    assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), 51000);
+    assert_int_equal(conn_port(&h->out[1].c, SIDE_CLIENT), 51001);
+    assert_int_equal(h->out[1].v.verdict, VERDICT_OPEN);
+    assert_reason_has(&h->out[0].v, "within 3.0 s");
+}
+
+static void check_half_open(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_SERVER].syns, 3);
+    assert_int_equal(c->ep[SIDE_SERVER].frame_syn, 2);
+    assert_false(c->flags & CONN_ESTABLISHED);
+    assert_int_equal(h_count_events(h, TEV_HALF_OPEN), 1);
+    assert_int_equal(h_first_event(h, TEV_HALF_OPEN)->frame, 3);
+    assert_reason_has(&h->out[0].v, "3 times");
+}
+
+static void check_reset_by_server(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_RST);
+    assert_int_equal(c->rst_side, SIDE_SERVER);
+    assert_int_equal(c->rst_phase, PHASE_ESTABLISHED);
+    assert_int_equal(c->frame_rst, 6);
+    assert_int_equal(c->rst_ns, SB_T0_NS + SB_MS(5040));
+    assert_int_equal(c->idle_before_rst_ns, SB_SEC(5));
+    assert_int_equal(c->max_idle_ns, SB_SEC(5));
+    assert_int_equal(c->ep[SIDE_SERVER].frame_rst, 6);
+    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 0);
+    assert_reason_has(&h->out[0].v, "server reset the connection while established");
+    assert_int_equal(h_count_events(h, TEV_RESET), 1);
+    assert_int_equal(h_first_event(h, TEV_RESET)->frame, 6);
+}
+
+static void check_reset_by_client(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->rst_side, SIDE_CLIENT);
+    assert_int_equal(c->rst_phase, PHASE_ESTABLISHED);
+    assert_int_equal(c->idle_before_rst_ns, SB_SEC(2));
+    assert_reason_has(&h->out[0].v, "client reset");
+}
+
+static void check_reset_closing(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->rst_side, SIDE_SERVER);
+    assert_int_equal(c->rst_phase, PHASE_CLOSING);
+    assert_int_equal(c->idle_before_rst_ns, SB_SEC(1));
+    assert_reason_has(&h->out[0].v, "while closing");
+}
+
+static void check_rst_after_fins(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_RST);
+    assert_int_equal(c->rst_side, SIDE_CLIENT);
+    assert_int_equal(c->rst_phase, PHASE_CLOSED);
+    assert_reason_has(&h->out[0].v, "RST followed");
+    assert_int_equal(h_count_events(h, TEV_RESET), 0);
+}
+
+static void check_rst_out_of_window(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 1);
+    assert_false(c->flags & (CONN_RST | CONN_DONE));
+    assert_int_equal(h_count_events(h, TEV_RESET), 0);
+}
+
+static void check_fin_crossed_rst(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_RST);
+    assert_int_equal(c->rst_side, SIDE_CLIENT);
+    assert_int_equal(c->rst_phase, PHASE_CLOSED);
+    assert_int_equal(c->ep[SIDE_SERVER].frame_fin, 6);
+}
+
+static void check_fin_after_rst(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->rst_side, SIDE_CLIENT);
+    assert_int_equal(c->rst_phase, PHASE_CLOSING);
+}
+
+static void check_zero_window(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(v->stall.kind, STALL_ZERO_WINDOW);
+    assert_int_equal(v->stall.blamed, SIDE_SERVER);
+    assert_int_equal(v->stall.ongoing, 1);
+    assert_int_equal(v->stall.start_ns, SB_T0_NS + SB_MS(40));
+    assert_int_equal(v->stall.seconds_ns, SB_MS(3061));
+    assert_int_equal(v->stall.start_frame, 5);
+    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 4);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 0);
+    assert_int_equal(c->ep[SIDE_SERVER].zero_windows, 5);
+    assert_true(c->ep[SIDE_SERVER].flags & EP_ZERO_WINDOW);
+    assert_int_equal(c->stall_episodes, 0); /* none closed yet */
+    assert_false(v->clean);
+    assert_reason_has(v, "server has advertised a zero window");
+    assert_reason_has(v, "(4 probes)");
+}
+
+static void check_zero_window_recovered(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(c->stall_episodes, 1);
+    assert_int_equal(c->stall_longest.kind, STALL_ZERO_WINDOW);
+    assert_int_equal(c->stall_longest.blamed, SIDE_SERVER);
+    assert_int_equal(c->stall_longest.start_ns, SB_T0_NS + SB_MS(40));
+    assert_int_equal(c->stall_longest.seconds_ns, SB_MS(3160));
+    assert_int_equal(c->stall_longest.ongoing, 0);
+    assert_int_equal(c->stall_longest.start_frame, 5);
+    assert_int_equal(v->stall.kind, STALL_ZERO_WINDOW);
+    assert_int_equal(v->stall.seconds_ns, SB_MS(3160));
+    assert_false(v->clean);
+    assert_false(c->ep[SIDE_SERVER].flags & EP_ZERO_WINDOW);
+    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 4);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 2000);
+    assert_int_equal(h_count_events(h, TEV_STALL_END), 1);
+    assert_int_equal(h_first_event(h, TEV_STALL_END)->frame, 14);
+    /* docs/verdicts.md: "A connection that stalled and recovered keeps its
+     * verdict (e.g. closed) and its reason mentions the stall." */
+    assert_reason_has(v, "stall");
+}
+
+static void check_unacked(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(v->stall.kind, STALL_UNACKED_DATA);
+    assert_int_equal(v->stall.blamed, SIDE_SERVER);
+    assert_int_equal(v->stall.ongoing, 1);
+    assert_int_equal(v->stall.start_ns, SB_T0_NS + SB_MS(30));
+    assert_int_equal(v->stall.seconds_ns, SB_SEC(3));
+    assert_int_equal(v->stall.start_frame, 4);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 3);
+    assert_int_equal(c->ep[SIDE_CLIENT].rtx_fast, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 4000);
+    assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
+    assert_reason_has(v, "client has retransmitted data the server never acknowledged");
+}
+
+static void check_window_full(const struct harness *h)
+{
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(v->stall.kind, STALL_WINDOW_FULL);
+    assert_int_equal(v->stall.blamed, SIDE_SERVER);
+    assert_int_equal(v->stall.start_ns, SB_T0_NS + SB_MS(30));
+    assert_int_equal(v->stall.start_frame, 4);
+    assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].retransmits, 0);
+}
+
+static void check_not_stalled(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(v->stall.kind, STALL_NONE);
+    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(conn_in_flight(c, SIDE_CLIENT), 1000);
+    assert_true(v->clean);
+}
+
+static void check_keepalive(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    const struct verdict_info *v = &h->out[0].v;
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 2);
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_acks, 2);
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_gap_ns, SB_SEC(75));
+    assert_int_equal(c->ep[SIDE_CLIENT].ts_keepalive_ns, SB_T0_NS + SB_MS(135040));
+    assert_false(c->ep[SIDE_CLIENT].flags & EP_KA_PENDING);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 0);
+    assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
+    assert_int_equal(c->max_idle_ns, SB_MS(74990));
+    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(v->stall.kind, STALL_NONE);
+    assert_true(v->clean);
+}
+
+static void check_keepalive_one_byte(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_acks, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 0);
+    assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
+}
+
+static void check_fast_and_spurious(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_SERVER].dupacks, 0); /* reset by the progress */
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 2);
+    assert_int_equal(c->ep[SIDE_CLIENT].rtx_fast, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 6000);
+    assert_int_equal(c->stall_episodes, 0); /* recovered in 20 ms */
+    assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
+    assert_true(h->out[0].v.clean);
+}
+
+static void check_icmp_on_established(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_ICMP);
+    assert_false(c->flags & CONN_ICMP_SYN);
+    assert_int_equal(c->frame_icmp, 6);
+    assert_int_equal(h_count_events(h, TEV_REFUSED), 0);
+}
+
+static void check_half_closed(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->ep[SIDE_CLIENT].flags & EP_FIN_ACKED);
+    assert_false(c->ep[SIDE_SERVER].flags & EP_FIN);
+    assert_false(c->flags & CONN_DONE);
+    assert_int_equal(h_count_events(h, TEV_HALF_CLOSED), 1);
+    assert_int_equal(h_count_events(h, TEV_CLOSED), 0);
+    assert_reason_has(&h->out[0].v, "server may leak connections in CLOSE_WAIT");
+}
+
+static void check_open(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(h->out[0].v.clean);
+    assert_true(c->flags & CONN_ESTABLISHED);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 100);
+    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+    assert_int_equal(h->n_events, 0);
+}
+
+/* Mid-stream: roles from ports. expected client/server ports in the flow. */
+static void check_roles_guessed(const struct harness *h, enum flow_index fl)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_true(c->flags & CONN_ROLES_GUESSED);
+    assert_true(c->flags & CONN_ESTABLISHED);
+    assert_int_equal(conn_port(c, SIDE_CLIENT), flows[fl].cport);
+    assert_int_equal(conn_port(c, SIDE_SERVER), flows[fl].sport);
+    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[fl].cli, sizeof(struct ip_addr));
+    assert_memory_equal(conn_addr(c, SIDE_SERVER), &flows[fl].srv, sizeof(struct ip_addr));
+}
+
+static void check_midstream_8118(const struct harness *h)
+{
+    check_roles_guessed(h, F_8118);
+}
+
+static void check_midstream_80(const struct harness *h)
+{
+    check_roles_guessed(h, F_80);
+    assert_int_equal(h->out[0].c.ep[SIDE_SERVER].bytes, 100);
+}
+
+static void check_midstream_22(const struct harness *h)
+{
+    check_roles_guessed(h, F_22);
+    assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].bytes, 100);
+}
+
+static void check_midstream_lower(const struct harness *h)
+{
+    check_roles_guessed(h, F_LOWER);
+}
+
+static void check_synack_first(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_false(c->flags & CONN_ROLES_GUESSED);
+    assert_int_equal(conn_port(c, SIDE_CLIENT), 80);
+    assert_int_equal(conn_port(c, SIDE_SERVER), 50000);
+    assert_int_equal(c->ep[SIDE_SERVER].frame_syn, 1);
+    assert_int_equal(c->ep[SIDE_CLIENT].frame_syn, 0);
+}
+
+static void check_wraparound(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 0);
+    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 1000);
+    assert_int_equal(c->ep[SIDE_SERVER].bytes, 100);
+    assert_int_equal(c->ep[SIDE_CLIENT].snd_nxt, 0xFFFFFF9Cu + 1002u);
+    assert_int_equal(c->ep[SIDE_SERVER].snd_nxt, 0xFFFFFFF0u + 102u);
+    assert_int_equal(c->ep[SIDE_CLIENT].fin_seq, 0xFFFFFF9Cu + 1001u);
+    assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
+    assert_true(h->out[0].v.clean);
+}
+
+static void check_loopback(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(conn_port(c, SIDE_CLIENT), 6000);
+    assert_int_equal(conn_port(c, SIDE_SERVER), 5000);
+    assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
+    assert_int_equal(c->ep[SIDE_SERVER].pkts, 3);
+    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+}
+
+static void check_ipv6(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(c->key.ip_version, 6);
+    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[F_V6].cli, sizeof(struct ip_addr));
+    assert_int_equal(conn_port(c, SIDE_SERVER), 443);
+    assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
+}
+
+static void check_new_syn_after_close(const struct harness *h)
+{
+    const struct captured *second = &h->out[1];
+    assert_int_equal(h->out[0].c.id, 1);
+    assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_SEC(1));
+    assert_int_equal(second->c.id, 2);
+    assert_int_equal(second->why, END_CAPTURE_END);
+    assert_int_equal(second->v.verdict, VERDICT_OPEN);
+    assert_int_equal(second->c.first_frame, 10);
+    assert_int_equal(second->c.ep[SIDE_CLIENT].isn, 9000000u);
+    assert_int_equal(second->c.handshake, HS_COMPLETE);
+    assert_int_equal(h->t.cnt.connections, 2);
+    assert_int_equal(h->t.cnt.replaced, 1);
+}
+
+static void check_refused_twice(const struct harness *h)
+{
+    const struct captured *second = &h->out[1];
+    assert_int_equal(second->v.verdict, VERDICT_REFUSED);
+    assert_int_equal(second->v.verdict_frame, 4);
+    assert_int_equal(second->why, END_FINISHED);
+    assert_int_equal(second->c.first_frame, 3);
+    assert_int_equal(h->out[0].c.last_frame, 2);
+    assert_int_equal(h->t.cnt.connections, 2);
+    assert_int_equal(h->t.cnt.replaced, 1);
+    assert_int_equal(h_count_events(h, TEV_REFUSED), 2);
+}
+
+static void check_new_isn_retry(const struct harness *h)
+{
+    assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].syns, 1);
+    assert_int_equal(h->out[1].v.verdict, VERDICT_UNANSWERED);
+    assert_int_equal(h->out[1].c.first_frame, 2);
+    assert_int_equal(h->out[1].why, END_CAPTURE_END);
+    assert_int_equal(h->t.cnt.replaced, 1);
+}
+
+static void check_syn_on_established(const struct harness *h)
+{
+    assert_int_equal(h->t.cnt.connections, 1);
+    assert_int_equal(h->t.cnt.replaced, 0);
+    assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].isn, flows[F_A].cisn);
+}
+
+static void check_ts_backwards(const struct harness *h)
+{
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(h->t.cnt.ts_backwards, 1);
+    assert_true(c->flags & CONN_TS_BACKWARDS);
+    assert_true(c->last_ns >= c->start_ns);
+    assert_int_equal(c->last_ns, SB_T0_NS + SB_MS(110));
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static struct scenario scenarios[] = {
+    {"clean", SCEN_STEPS(CLEAN_STEPS(F_A)), 0, 1, 0, VERDICT_CLOSED, 8, TCP_TIME_WAIT,
+     TCP_CLOSED, HS_COMPLETE, END_FINISHED, check_clean},
+    {"refused_rst",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), S(MS(1), RA, 0, 1, 0)), 0, 1, 0, VERDICT_REFUSED, 2,
+     TCP_CLOSED, TCP_CLOSED, HS_PARTIAL, END_FINISHED, check_refused_rst},
+    {"rst_wrong_ack_in_syn_sent_ignored",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), S(MS(1), RA, 0, 5, 0)), 0, 1, 0, VERDICT_UNANSWERED, 2,
+     TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END, check_rst_ignored},
+    {"rst_without_ack_in_syn_sent_ignored",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), S(MS(1), R, 0, 0, 0)), 0, 1, 0, VERDICT_UNANSWERED, 2,
+     TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END, check_rst_ignored},
+    {"refused_icmp", SCEN_STEPS(C(0, SYN, 0, 0, 0), ICMP_CF(F_A, MS(2), SYN, 0)), 0, 1, 0,
+     VERDICT_REFUSED, 2, TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END,
+     check_refused_icmp},
+    {"refused_icmp_syn_not_captured", SCEN_STEPS(ICMP_CF(F_A, 0, SYN, 0)), 0, 1, 0,
+     VERDICT_REFUSED, 1, TCP_CLOSED, TCP_CLOSED, HS_MISSING, END_CAPTURE_END,
+     check_icmp_unseen_syn},
+    {"timed_out_three_syns",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), C(MS(1000), SYN, 0, 0, 0), C(MS(3000), SYN, 0, 0, 0)), 0,
+     1, 0, VERDICT_TIMED_OUT, 3, TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END,
+     check_timed_out},
+    {"unanswered_capture_ends_early", SCEN_STEPS(C(0, SYN, 0, 0, 0)), MS(500), 1, 0,
+     VERDICT_UNANSWERED, 1, TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END,
+     check_unanswered},
+    {"timed_out_by_other_traffic",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), CF(F_B, MS(3000), PA, 1, 1, 10)), 0, 2, 0,
+     VERDICT_TIMED_OUT, 1, TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_CAPTURE_END,
+     check_timed_out_clock},
+    {"half_open",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), S(MS(10), SA, 0, 1, 0), S(MS(1010), SA, 0, 1, 0),
+                S(MS(3010), SA, 0, 1, 0)),
+     0, 1, 0, VERDICT_HALF_OPEN, 4, TCP_SYN_SENT, TCP_SYN_RECEIVED, HS_PARTIAL,
+     END_CAPTURE_END, check_half_open},
+    {"reset_by_server",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                S(MS(5040), RA, 1, 101, 0)),
+     0, 1, 0, VERDICT_RESET, 6, TCP_CLOSED, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_reset_by_server},
+    {"reset_by_client",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                C(MS(2040), RA, 101, 1, 0)),
+     0, 1, 0, VERDICT_RESET, 6, TCP_CLOSED, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_reset_by_client},
+    {"reset_after_one_fin",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), FA, 1, 1, 0), S(MS(40), A, 1, 2, 0),
+                S(MS(1040), RA, 1, 2, 0)),
+     0, 1, 0, VERDICT_RESET, 6, TCP_CLOSED, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_reset_closing},
+    {"rst_after_both_fins_is_closed",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), PA, 1, 101, 200),
+                C(MS(50), A, 101, 201, 0), C(MS(60), FA, 101, 201, 0),
+                S(MS(70), FA, 201, 102, 0), C(MS(90), R, 102, 0, 0)),
+     0, 1, 0, VERDICT_CLOSED, 8, TCP_TIME_WAIT, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_rst_after_fins},
+    {"rst_out_of_window_ignored",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                S(MS(1040), RA, 1000001, 101, 0)),
+     0, 1, 0, VERDICT_OPEN, 6, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE,
+     END_CAPTURE_END, check_rst_out_of_window},
+    {"fin_crossing_rst_is_closed",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(1000), FA, 1, 1, 0), C(MS(1010), R, 2, 0, 0),
+                S(MS(1015), FA, 1, 2, 0)),
+     0, 1, 0, VERDICT_CLOSED, 6, TCP_CLOSED, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_fin_crossed_rst},
+    {"fin_long_after_rst_is_reset",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(1000), FA, 1, 1, 0), C(MS(1010), R, 2, 0, 0),
+                S(MS(1200), FA, 1, 2, 0)),
+     0, 1, 0, VERDICT_RESET, 5, TCP_CLOSED, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_fin_after_rst},
+    {"zero_window_stalled", SCEN_STEPS(ZERO_WINDOW_STEPS), 0, 1, 0, VERDICT_STALLED,
+     /* docs/verdicts.md: "the frame that began the episode": the zero window */
+     5, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END, check_zero_window},
+    {"zero_window_recovered",
+     SCEN_STEPS(ZERO_WINDOW_STEPS, S(MS(3200), A, 1, 1001, 0), C(MS(3210), PA, 1001, 1, 1000),
+                S(MS(3220), A, 1, 2001, 0), C(MS(3300), FA, 2001, 1, 0),
+                S(MS(3310), FA, 1, 2002, 0), C(MS(3320), A, 2002, 2, 0)),
+     0, 1, 0, VERDICT_CLOSED, 18, TCP_TIME_WAIT, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_zero_window_recovered},
+    {"unacked_data_stalled",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 1000), C(MS(230), PA, 1, 1, 1000),
+                C(MS(630), PA, 1, 1, 1000), C(MS(1430), PA, 1, 1, 1000)),
+     MS(3030), 1, 0, VERDICT_STALLED,
+     /* docs/verdicts.md: the frame that began the episode: the first send */
+     4, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END, check_unacked},
+    {"window_full_stalled",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), SW_(MS(10), SA, 0, 1, 0, 1000), C(MS(20), A, 1, 1, 0),
+                C(MS(30), PA, 1, 1, 1000)),
+     MS(2030), 1, 0, VERDICT_STALLED, 4, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE,
+     END_CAPTURE_END, check_window_full},
+    {"in_flight_without_retransmission_is_open",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 1000)), MS(2030), 1, 0, VERDICT_OPEN, 4,
+     TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END, check_not_stalled},
+    {"keepalive",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                C(MS(60040), A, 100, 1, 0), S(MS(60050), A, 1, 101, 0),
+                C(MS(135040), A, 100, 1, 0), S(MS(135050), A, 1, 101, 0)),
+     0, 1, 0, VERDICT_OPEN, 9, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_keepalive},
+    {"keepalive_one_byte",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                C(MS(45040), A, 100, 1, 1), S(MS(45041), A, 1, 101, 0)),
+     0, 1, 0, VERDICT_OPEN, 7, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_keepalive_one_byte},
+    {"fast_and_spurious_retransmissions",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 1000), C(MS(31), PA, 1001, 1, 1000),
+                C(MS(32), PA, 2001, 1, 1000), C(MS(33), PA, 3001, 1, 1000),
+                S(MS(40), A, 1, 1, 0), S(MS(41), A, 1, 1, 0), S(MS(42), A, 1, 1, 0),
+                C(MS(45), PA, 1, 1, 1000), S(MS(50), A, 1, 4001, 0),
+                C(MS(60), PA, 1, 1, 1000)),
+     0, 1, 0, VERDICT_OPEN, 13, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_fast_and_spurious},
+    {"icmp_on_established_changes_nothing",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                ICMP_CF(F_A, MS(50), PA, 101)),
+     0, 1, 0, VERDICT_OPEN, 6, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_icmp_on_established},
+    {"half_closed",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), FA, 1, 1, 0), S(MS(40), A, 1, 2, 0)), MS(5000), 1, 0,
+     VERDICT_HALF_CLOSED, 4, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT, HS_COMPLETE, END_CAPTURE_END,
+     check_half_closed},
+    {"open",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), PA, 1, 101, 200),
+                C(MS(50), A, 101, 201, 0)),
+     0, 1, 0, VERDICT_OPEN, 6, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_open},
+    {"midstream_51476_to_8118_client_first",
+     SCEN_STEPS(CF(F_8118, 0, PA, 1, 1, 100), SF(F_8118, MS(10), A, 1, 101, 0)), 0, 1, 0,
+     VERDICT_OPEN, 2, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_MISSING, END_CAPTURE_END,
+     check_midstream_8118},
+    {"midstream_51476_to_8118_server_first",
+     SCEN_STEPS(SF(F_8118, 0, PA, 1, 1, 100), CF(F_8118, MS(10), A, 1, 101, 0)), 0, 1, 0,
+     VERDICT_OPEN, 2, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_MISSING, END_CAPTURE_END,
+     check_midstream_8118},
+    {"midstream_80_vs_40000",
+     SCEN_STEPS(SF(F_80, 0, PA, 1, 1, 100), CF(F_80, MS(10), A, 1, 101, 0)), 0, 1, 0,
+     VERDICT_OPEN, 2, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_MISSING, END_CAPTURE_END,
+     check_midstream_80},
+    {"midstream_22_vs_1024",
+     SCEN_STEPS(CF(F_22, 0, PA, 1, 1, 100), SF(F_22, MS(10), A, 1, 101, 0)), 0, 1, 0,
+     VERDICT_OPEN, 2, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_MISSING, END_CAPTURE_END,
+     check_midstream_22},
+    {"midstream_lower_port_is_server",
+     SCEN_STEPS(CF(F_LOWER, 0, PA, 1, 1, 100), SF(F_LOWER, MS(10), A, 1, 101, 0)), 0, 1, 0,
+     VERDICT_OPEN, 2, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_MISSING, END_CAPTURE_END,
+     check_midstream_lower},
+    {"synack_first_sender_is_server",
+     SCEN_STEPS(SF(F_SA, 0, SA, 0, 1, 0), CF(F_SA, MS(10), A, 1, 1, 0),
+                CF(F_SA, MS(20), PA, 1, 1, 100)),
+     0, 1, 0, VERDICT_OPEN, 3, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_PARTIAL, END_CAPTURE_END,
+     check_synack_first},
+    {"sequence_wraparound",
+     SCEN_STEPS(HANDSHAKE(F_WRAP), CF(F_WRAP, MS(30), PA, 1, 1, 500),
+                CF(F_WRAP, MS(31), PA, 501, 1, 500), SF(F_WRAP, MS(40), PA, 1, 1001, 100),
+                CF(F_WRAP, MS(50), A, 1001, 101, 0), CF(F_WRAP, MS(60), FA, 1001, 101, 0),
+                SF(F_WRAP, MS(70), FA, 101, 1002, 0), CF(F_WRAP, MS(80), A, 1002, 102, 0)),
+     0, 1, 0, VERDICT_CLOSED, 9, TCP_TIME_WAIT, TCP_CLOSED, HS_COMPLETE, END_FINISHED,
+     check_wraparound},
+    {"loopback_same_address", SCEN_STEPS(CLEAN_STEPS(F_LOOP)), 0, 1, 0, VERDICT_CLOSED, 8,
+     TCP_TIME_WAIT, TCP_CLOSED, HS_COMPLETE, END_FINISHED, check_loopback},
+    {"ipv6_clean", SCEN_STEPS(CLEAN_STEPS(F_V6)), 0, 1, 0, VERDICT_CLOSED, 8, TCP_TIME_WAIT,
+     TCP_CLOSED, HS_COMPLETE, END_FINISHED, check_ipv6},
+    {"new_syn_after_close_replaces",
+     SCEN_STEPS(CLEAN_STEPS(F_A), CF(F_A2, MS(1000), SYN, 0, 0, 0),
+                SF(F_A2, MS(1010), SA, 0, 1, 0), CF(F_A2, MS(1020), A, 1, 1, 0)),
+     0, 2, 0, VERDICT_CLOSED, 8, TCP_TIME_WAIT, TCP_CLOSED, HS_COMPLETE, END_REPLACED,
+     check_new_syn_after_close},
+    {"new_syn_after_refused",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), S(MS(1), RA, 0, 1, 0), CF(F_A2, MS(1000), SYN, 0, 0, 0),
+                SF(F_A2, MS(1001), RA, 0, 1, 0)),
+     0, 2, 0, VERDICT_REFUSED, 2, TCP_CLOSED, TCP_CLOSED, HS_PARTIAL, END_REPLACED,
+     check_refused_twice},
+    {"new_isn_on_unanswered_attempt",
+     SCEN_STEPS(C(0, SYN, 0, 0, 0), CF(F_A2, MS(1000), SYN, 0, 0, 0)), 0, 2, 0,
+     VERDICT_UNANSWERED, 1, TCP_SYN_SENT, TCP_CLOSED, HS_PARTIAL, END_REPLACED,
+     check_new_isn_retry},
+    {"syn_on_established_is_not_new",
+     SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
+                CF(F_A2, MS(50), SYN, 0, 0, 0)),
+     0, 1, 0, VERDICT_OPEN, 6, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE,
+     END_CAPTURE_END, check_syn_on_established},
+    {"timestamps_going_backwards",
+     SCEN_STEPS(C(MS(100), SYN, 0, 0, 0), S(MS(50), SA, 0, 1, 0), C(MS(110), A, 1, 1, 0)), 0,
+     1, 0, VERDICT_OPEN, 3, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+     check_ts_backwards},
+};
+
+#define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+static void run_scenario(void **state)
+{
+    const struct scenario *sc = *state;
+    struct harness *h = h_new(NULL);
+    h_run(h, sc->steps, sc->n_steps);
+    if (sc->end_us)
+        tracker_advance(&h->t, SB_T0_NS + SB_US(sc->end_us));
+    tracker_finish(&h->t);
+
+    assert_int_equal(h->n_out, sc->n_out);
+    const struct captured *k = &h->out[sc->idx];
+    if (k->v.verdict != sc->verdict)
+        fail_msg("verdict %s, expected %s (reason: %s)", verdict_name(k->v.verdict),
+                 verdict_name(sc->verdict), k->v.reason);
+    assert_string_equal(tcp_state_name((enum tcp_state)k->c.ep[SIDE_CLIENT].state),
+                        tcp_state_name(sc->client_state));
+    assert_string_equal(tcp_state_name((enum tcp_state)k->c.ep[SIDE_SERVER].state),
+                        tcp_state_name(sc->server_state));
+    assert_string_equal(handshake_name((enum handshake_seen)k->c.handshake),
+                        handshake_name(sc->handshake));
+    assert_string_equal(conn_end_name(k->why), conn_end_name(sc->why));
+    assert_true(k->v.reason[0] != '\0');
+    if (sc->check)
+        sc->check(h);
+    assert_int_equal(k->v.verdict_frame, sc->verdict_frame);
+    assert_int_equal(h->t.table.count, 0);
+    /* A scenario of ordinary TCP never needs an event the state machine
+     * has no rule for. */
+    assert_int_equal(h->t.cnt.unhandled_state, 0);
+    h_free(h);
+}
+
+/* ---------------------------------------------------------------------------
+ * Tests with their own configuration or timing
+ */
+
+/* Feeds one SYN on flow fl at t_us. */
+static void syn_at(struct harness *h, enum flow_index fl, int64_t t_us)
+{
+    struct sb_step st = CF(fl, t_us, SYN, 0, 0, 0);
+    h_step(h, &st);
+}
+
+static void test_eviction_least_recently_active(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_connections = 2;
+    struct harness *h = h_new(&cfg);
+    syn_at(h, F_A, 0);
+    syn_at(h, F_B, MS(1));
+    syn_at(h, F_A, MS(2)); /* retransmission: A is now the most recent */
+    assert_int_equal(h->n_out, 0);
+    syn_at(h, F_C, MS(3)); /* the table is full: B goes */
+    assert_int_equal(h->n_out, 1);
+    assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), 51001);
+    assert_int_equal(h->out[0].why, END_EVICTED);
+    assert_true(h->out[0].c.flags & CONN_EVICTED);
+    assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_MS(3));
+    assert_int_equal(h->out[0].v.verdict, VERDICT_UNANSWERED);
+    assert_int_equal(h->t.cnt.evicted, 1);
+    assert_int_equal(h->t.cnt.connections, 3);
+    assert_int_equal(h->t.table.count, 2);
+    assert_int_equal(h->t.table.peak, 2);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 3);
+    /* the rest in start order, not evicted */
+    assert_int_equal(conn_port(&h->out[1].c, SIDE_CLIENT), 51000);
+    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 51002);
+    assert_int_equal(h->out[1].why, END_CAPTURE_END);
+    assert_false(h->out[1].c.flags & CONN_EVICTED);
+    assert_int_equal(h->out[1].c.ep[SIDE_CLIENT].syns, 2);
+    assert_int_equal(h->t.cnt.evicted, 1);
+    h_free(h);
+}
+
+static void test_eviction_takes_lingering_first(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_connections = 2;
+    struct harness *h = h_new(&cfg);
+    const struct sb_step steps[] = {
+        C(0, SYN, 0, 0, 0), S(MS(1), RA, 0, 1, 0), /* A refused: lingering */
+        CF(F_B, MS(2), SYN, 0, 0, 0), CF(F_C, MS(3), SYN, 0, 0, 0),
+    };
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    assert_int_equal(h->n_out, 1);
+    assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), 51000);
+    assert_int_equal(h->out[0].why, END_FINISHED);
+    assert_false(h->out[0].c.flags & CONN_EVICTED);
+    assert_int_equal(h->out[0].v.verdict, VERDICT_REFUSED);
+    assert_int_equal(h->t.cnt.evicted, 0);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 3);
+    h_free(h);
+}
+
+static void test_linger(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL); /* linger 4 s */
+    const struct sb_step steps[] = {CLEAN_STEPS(F_A)}; /* last frame at 80 ms */
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    assert_int_equal(h->n_out, 0);
+    assert_int_equal(h->t.table.linger.count, 1);
+    assert_int_equal(h->t.table.active.count, 0);
+    /* another connection's traffic moves the clock */
+    struct sb_step other = CF(F_B, MS(4079), PA, 1, 1, 10);
+    h_step(h, &other);
+    assert_int_equal(h->n_out, 0);
+    other.t_us = MS(4080);
+    other.seq = 11;
+    h_step(h, &other);
+    assert_int_equal(h->n_out, 1);
+    assert_int_equal(h->out[0].why, END_FINISHED);
+    assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_MS(4080));
+    assert_int_equal(h->out[0].v.verdict, VERDICT_CLOSED);
+    assert_int_equal(h->t.table.linger.count, 0);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 2);
+    assert_int_equal(h->out[1].why, END_CAPTURE_END);
+    h_free(h);
+}
+
+static void test_linger_absorbs_trailing_segments(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.linger_ns = SB_MS(500);
+    struct harness *h = h_new(&cfg);
+    const struct sb_step steps[] = {CLEAN_STEPS(F_A)};
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    /* a retransmitted server FIN and its ACK, inside the linger time */
+    const struct sb_step trailing[] = {S(MS(300), FA, 201, 102, 0), C(MS(301), A, 102, 202, 0)};
+    h_run(h, trailing, 2);
+    assert_int_equal(h->n_out, 0);
+    tracker_advance(&h->t, SB_T0_NS + SB_MS(800));
+    assert_int_equal(h->n_out, 0); /* 499 ms after its last frame */
+    tracker_advance(&h->t, SB_T0_NS + SB_MS(801));
+    assert_int_equal(h->n_out, 1);
+    assert_int_equal(h->out[0].why, END_FINISHED);
+    assert_int_equal(h->out[0].c.last_frame, 11);
+    assert_int_equal(h->out[0].c.ep[SIDE_SERVER].retransmits, 1);
+    assert_int_equal(h->out[0].v.verdict, VERDICT_CLOSED);
+    assert_int_equal(h->out[0].v.verdict_frame, 8);
+    assert_int_equal(h->t.cnt.connections, 1);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 1);
+    h_free(h);
+}
+
+static void test_icmp_unmatched(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL);
+    const struct sb_step st = ICMP_CF(F_A, 0, PA, 1);
+    h_step(h, &st);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 0);
+    assert_int_equal(h->t.cnt.icmp_unmatched, 1);
+    assert_int_equal(h->t.cnt.connections, 0);
+    h_free(h);
+}
+
+/* tracker.h: tracker_advance() "fire[s] timers (timed_out events)";
+ * docs/output.md lists timed_out among the live events. */
+static void test_timed_out_event_on_advance(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL);
+    syn_at(h, F_A, 0);
+    tracker_advance(&h->t, SB_T0_NS + SB_MS(2999));
+    assert_int_equal(h_count_events(h, TEV_TIMED_OUT), 0);
+    tracker_advance(&h->t, SB_T0_NS + SB_SEC(3));
+    assert_int_equal(h_count_events(h, TEV_TIMED_OUT), 1);
+    assert_int_equal(h_first_event(h, TEV_TIMED_OUT)->id, 1);
+    tracker_advance(&h->t, SB_T0_NS + SB_SEC(10));
+    assert_int_equal(h_count_events(h, TEV_TIMED_OUT), 1); /* once */
+    tracker_finish(&h->t);
+    h_free(h);
+}
+
+/* docs/output.md lists stall_start among the live events ("a stall reached
+ * the threshold"). */
+static void test_stall_start_event(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL);
+    const struct sb_step steps[] = {
+        HANDSHAKE(F_A),
+        C(MS(30), PA, 1, 1, 1000),
+        C(MS(230), PA, 1, 1, 1000),
+        C(MS(630), PA, 1, 1, 1000),
+        C(MS(1430), PA, 1, 1, 1000),
+    };
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    tracker_advance(&h->t, SB_T0_NS + SB_MS(3030));
+    assert_int_equal(h_count_events(h, TEV_STALL_START), 1);
+    tracker_finish(&h->t);
+    h_free(h);
+}
+
+static void test_config_default(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    memset(&cfg, 0xff, sizeof cfg);
+    tracker_config_default(&cfg);
+    assert_int_equal(cfg.attempt_timeout_ns, SB_SEC(3));
+    assert_int_equal(cfg.stall_threshold_ns, SB_SEC(1));
+    assert_int_equal(cfg.linger_ns, SB_SEC(4));
+    assert_int_equal(cfg.max_connections, 1000000);
+}
+
+static void test_sender_side(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL);
+    syn_at(h, F_LOOP, 0);
+    struct flow_key k;
+    bool lo;
+    struct decoded d = sb_step_decoded(&flows[F_LOOP], &(struct sb_step)CF(F_LOOP, 0, A, 1, 1, 0));
+    flow_key_make(&k, &d.tcp, &lo);
+    const struct conn *c = flow_table_find(&h->t.table, &k);
+    assert_non_null(c);
+    assert_int_equal(tracker_sender_side(c, &d.tcp), SIDE_CLIENT);
+    struct decoded r =
+        sb_step_decoded(&flows[F_LOOP], &(struct sb_step)SF(F_LOOP, 0, A, 1, 1, 0));
+    assert_int_equal(tracker_sender_side(c, &r.tcp), SIDE_SERVER);
+    tracker_finish(&h->t);
+    h_free(h);
+}
+
+/* ---------------------------------------------------------------------------
+ * Names
+ */
+
+/* Every value in [0, n) has a distinct, non-"unknown" name; n has "unknown". */
+#define CHECK_NAMES(fn, type, n)                                                        \
+    do {                                                                                \
+        for (unsigned i_ = 0; i_ < (n); i_++) {                                         \
+            const char *a_ = fn((type)i_);                                              \
+            assert_non_null(a_);                                                        \
+            assert_true(a_[0] != '\0');                                                 \
+            if (strcasecmp(a_, "unknown") == 0)                                         \
+                fail_msg("%s(%u) is \"%s\"", #fn, i_, a_);                              \
+            for (unsigned j_ = 0; j_ < i_; j_++)                                        \
+                if (strcmp(a_, fn((type)j_)) == 0)                                      \
+                    fail_msg("%s(%u) and %s(%u) are both \"%s\"", #fn, i_, #fn, j_, a_); \
+        }                                                                               \
+        assert_int_equal(strcasecmp(fn((type)(n)), "unknown"), 0);                      \
+        assert_int_equal(strcasecmp(fn((type)200), "unknown"), 0);                      \
+    } while (0)
+
+static void test_names(void **state)
+{
+    (void)state;
+    CHECK_NAMES(tcp_state_name, enum tcp_state, TCP_STATE__COUNT);
+    CHECK_NAMES(stall_kind_name, enum stall_kind, STALL_WINDOW_FULL + 1);
+    CHECK_NAMES(handshake_name, enum handshake_seen, HS_COMPLETE + 1);
+    CHECK_NAMES(reset_phase_name, enum reset_phase, PHASE_CLOSED + 1);
+    CHECK_NAMES(conn_end_name, enum conn_end, END_CAPTURE_END + 1);
+    CHECK_NAMES(tracker_event_name, enum tracker_event, TEV__COUNT);
+    CHECK_NAMES(side_name, enum side, SIDE_SERVER + 1);
+
+    /* the exact names are a contract (docs/output.md) */
+    static const char *const states[TCP_STATE__COUNT] = {
+        "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+        "FIN_WAIT_2", "CLOSING",    "TIME_WAIT", "CLOSE_WAIT",  "LAST_ACK",
+    };
+    for (unsigned i = 0; i < TCP_STATE__COUNT; i++)
+        assert_string_equal(tcp_state_name((enum tcp_state)i), states[i]);
+    assert_string_equal(stall_kind_name(STALL_NONE), "none");
+    assert_string_equal(stall_kind_name(STALL_ZERO_WINDOW), "zero_window");
+    assert_string_equal(stall_kind_name(STALL_UNACKED_DATA), "unacked_data");
+    assert_string_equal(stall_kind_name(STALL_WINDOW_FULL), "window_full");
+    assert_string_equal(handshake_name(HS_MISSING), "missing");
+    assert_string_equal(handshake_name(HS_PARTIAL), "partial");
+    assert_string_equal(handshake_name(HS_COMPLETE), "complete");
+    assert_string_equal(reset_phase_name(PHASE_HANDSHAKE), "handshake");
+    assert_string_equal(reset_phase_name(PHASE_ESTABLISHED), "established");
+    assert_string_equal(reset_phase_name(PHASE_CLOSING), "closing");
+    assert_string_equal(reset_phase_name(PHASE_CLOSED), "closed");
+    assert_string_equal(conn_end_name(END_FINISHED), "finished");
+    assert_string_equal(conn_end_name(END_REPLACED), "replaced");
+    assert_string_equal(conn_end_name(END_EVICTED), "evicted");
+    assert_string_equal(conn_end_name(END_CAPTURE_END), "capture_end");
+    static const char *const events[TEV__COUNT] = {
+        "refused",     "reset",      "half_open", "half_closed",
+        "closed",      "stall_start", "stall_end", "timed_out",
+    };
+    for (unsigned i = 0; i < TEV__COUNT; i++)
+        assert_string_equal(tracker_event_name((enum tracker_event)i), events[i]);
+    assert_string_equal(side_name(SIDE_CLIENT), "client");
+    assert_string_equal(side_name(SIDE_SERVER), "server");
+}
+
+int main(void)
+{
+    flows_init();
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test_teardown(test_eviction_least_recently_active, h_teardown),
+        cmocka_unit_test_teardown(test_eviction_takes_lingering_first, h_teardown),
+        cmocka_unit_test_teardown(test_linger, h_teardown),
+        cmocka_unit_test_teardown(test_linger_absorbs_trailing_segments, h_teardown),
+        cmocka_unit_test_teardown(test_icmp_unmatched, h_teardown),
+        cmocka_unit_test_teardown(test_timed_out_event_on_advance, h_teardown),
+        cmocka_unit_test_teardown(test_stall_start_event, h_teardown),
+        cmocka_unit_test_teardown(test_config_default, h_teardown),
+        cmocka_unit_test_teardown(test_sender_side, h_teardown),
+        cmocka_unit_test_teardown(test_names, h_teardown),
+    };
+    size_t n_fixed = sizeof fixed / sizeof fixed[0];
+    struct CMUnitTest tests[N_SCENARIOS + sizeof fixed / sizeof fixed[0]];
+    for (size_t i = 0; i < N_SCENARIOS; i++) {
+        memset(&tests[i], 0, sizeof tests[i]);
+        tests[i].name = scenarios[i].name;
+        tests[i].test_func = run_scenario;
+        tests[i].initial_state = &scenarios[i];
+        tests[i].teardown_func = h_teardown;
+    }
+    for (size_t i = 0; i < n_fixed; i++)
+        tests[N_SCENARIOS + i] = fixed[i];
+    return _cmocka_run_group_tests("tracker", tests, N_SCENARIOS + n_fixed, NULL, NULL);
+}
