@@ -54,7 +54,8 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
     a->rep = rep;
     a->classify.attempt_timeout_ns = cfg->tracker.attempt_timeout_ns;
     a->classify.stall_threshold_ns = cfg->tracker.stall_threshold_ns;
-    tracker_init(&a->tracker, &cfg->tracker, on_conn, on_event, a);
+    /* Events only when they are printed (live): the timers cost per packet. */
+    tracker_init(&a->tracker, &cfg->tracker, on_conn, cfg->events ? on_event : NULL, a);
     a->findings = findings_new(&cfg->findings);
 }
 

@@ -10,6 +10,7 @@
  * to matter. Output order is deterministic: by kind (severity), then by the
  * number of connections, then by subject.
  */
+#include "fasthash.h" /* before uthash.h */
 #include "findings.h"
 
 #include <math.h>
@@ -18,6 +19,10 @@
 #include <string.h>
 
 #include <uthash.h>
+
+/* Shorter chains than uthash's default; see flow_table.c. */
+#undef HASH_BKT_CAPACITY_THRESH
+#define HASH_BKT_CAPACITY_THRESH 4U
 
 /* ======================================================================== */
 /* Names and configuration                                                   */
@@ -638,7 +643,7 @@ struct finding_list {
 };
 
 static struct finding *new_finding(struct finding_list *l, enum finding_kind kind,
-                                   const char *subject)
+                                   const char subject[static 1])
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -652,7 +657,11 @@ static struct finding *new_finding(struct finding_list *l, enum finding_kind kin
     memset(f, 0, sizeof *f);
     f->kind = kind;
     f->confidence = CONFIDENCE_HIGH;
-    snprintf(f->subject, sizeof f->subject, "%s", subject);
+    size_t n = strlen(subject);
+    if (n >= sizeof f->subject)
+        n = sizeof f->subject - 1;
+    memcpy(f->subject, subject, n);
+    f->subject[n] = '\0';
     return f;
 }
 
@@ -854,7 +863,7 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
     size_t middlebox = 0;
     for (size_t i = 0; i < s->idle_n; i++)
         middlebox += s->idle_middlebox[i];
-    char a[32], b[32], sv[64] = "", ka[256] = "", mb[160] = "";
+    char a[32], b[32], sv[96] = "", ka[320] = "", mb[160] = "";
     fmt_secs(a, sizeof a, lo);
     fmt_secs(b, sizeof b, hi);
     if (s->survived_idle_ns >= 1000000000LL) {
@@ -863,7 +872,7 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
                  fmt_secs(t, sizeof t, s->survived_idle_ns));
     }
     if (s->ka_conns) {
-        char i1[32], i2[32], dead[120] = "", live[120] = "";
+        char i1[32], i2[32], dead[160] = "", live[160] = "";
         if (s->ka_dead)
             snprintf(dead, sizeof dead, " %llu that died sent their first probe after %s-%s of "
                      "silence, too late;", (unsigned long long)s->ka_dead,
@@ -1024,7 +1033,7 @@ static void finding_churn(struct findings *fs, struct finding_list *l, struct pa
     bool busy = p->conns >= fs->cfg.churn_min_connections && rate >= fs->cfg.churn_min_rate;
     if (!busy && p->failed_recent == 0)
         return;
-    char client[64], svc[80], subj[160];
+    char client[48], svc[80], subj[136];
     ip_addr_format(&p->key.client, p->key.svc.ip_version, client, sizeof client);
     fmt_svc(svc, sizeof svc, &p->key.svc);
     snprintf(subj, sizeof subj, "%s -> %s", client, svc);

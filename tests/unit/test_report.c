@@ -315,6 +315,9 @@ static const struct jfield *jget(const struct jobj *o, const char *key)
 static void assert_raw(const struct jobj *o, const char *key, const char *want)
 {
     const struct jfield *f = jget(o, key);
+    assert_non_null(f);
+    if (!f)
+        return;
     if (f->val_len != strlen(want) || strncmp(f->val, want, f->val_len) != 0)
         fail_msg("field \"%s\" is %.*s, expected %s", key, (int)f->val_len, f->val, want);
 }
@@ -324,6 +327,9 @@ static void assert_str(const struct jobj *o, const char *key, const char *want)
 {
     const struct jfield *f = jget(o, key);
     char buf[1024];
+    assert_non_null(f);
+    if (!f)
+        return;
     struct jp p = {f->val, 0, f->val_len, 0};
     if (!j_string(&p, buf, sizeof buf))
         fail_msg("field \"%s\" is not a string: %.*s", key, (int)f->val_len, f->val);
@@ -334,6 +340,9 @@ static void assert_str(const struct jobj *o, const char *key, const char *want)
 static void get_obj(const struct jobj *o, const char *key, struct jobj *sub)
 {
     const struct jfield *f = jget(o, key);
+    assert_non_null(f);
+    if (!f)
+        return;
     json_object(f->val, f->val_len, sub);
 }
 

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fasthash.h - the hash function for our uthash tables.
+ *
+ * uthash's default (Jenkins) reads its key a byte at a time; our keys are
+ * small fixed-layout structs whose length is a multiple of 4, so mix them
+ * as 64-bit words (multiply-xorshift, splitmix64's constants). Include this
+ * header BEFORE uthash.h (directly or through another header) in every file
+ * that uses HASH_* macros on such a table, so the table is always hashed the
+ * same way.
+ */
+#ifndef TCPTRIAGE_FASTHASH_H
+#define TCPTRIAGE_FASTHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t fasthash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, p + i, sizeof w);
+        h ^= w;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    if (i < len) {
+        w = 0;
+        memcpy(&w, p + i, len - i);
+        h ^= w;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fasthash((keyptr), (size_t)(keylen)))
+
+#endif
