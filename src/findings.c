@@ -20,10 +20,6 @@
 
 #include <uthash.h>
 
-/* Shorter chains than uthash's default; see flow_table.c. */
-#undef HASH_BKT_CAPACITY_THRESH
-#define HASH_BKT_CAPACITY_THRESH 4U
-
 /* ======================================================================== */
 /* Names and configuration                                                   */
 
@@ -278,6 +274,7 @@ struct pair_key {
 
 #define PORT_BITMAP_BYTES (65536 / 8)
 #define PAIR_EARLY_PORTS 32
+#define PAIR_MAX_PORT_MAPS 256 /* pairs with port bitmaps: 6 MiB at most */
 
 struct pair {
     struct pair_key key;
@@ -299,6 +296,7 @@ struct findings {
     struct service *services;
     struct pair *pairs;
     size_t n_services, n_pairs;
+    size_t n_port_maps;
     uint64_t overflow;
     /* keepalive problems, per connection */
     struct finding *ka;
@@ -408,8 +406,11 @@ static void add_pair(struct findings *fs, const struct conn *c, const struct ver
     if (p->conns < PAIR_EARLY_PORTS)
         p->early_ports[p->conns] = port;
     p->conns++;
-    if (p->conns == PAIR_EARLY_PORTS && !p->ports_all) {
-        /* Busy enough to track ports exactly (3 x 8 KiB). */
+    if (p->conns == PAIR_EARLY_PORTS && !p->ports_all && fs->n_port_maps < PAIR_MAX_PORT_MAPS &&
+        (double)(t - p->first_start_ns) / 1e9 * fs->cfg.churn_min_rate <= PAIR_EARLY_PORTS) {
+        /* Churning fast enough to matter: track ports exactly (3 x 8 KiB),
+         * for at most PAIR_MAX_PORT_MAPS pairs. */
+        fs->n_port_maps++;
         p->ports_all = calloc(1, PORT_BITMAP_BYTES);
         p->ports_win[0] = calloc(1, PORT_BITMAP_BYTES);
         p->ports_win[1] = calloc(1, PORT_BITMAP_BYTES);

@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Expand the bucket array sooner than uthash's default (10 per bucket):
- * shorter chains mean fewer cache misses per lookup, for 16 bytes of bucket
- * per few connections. */
-#undef HASH_BKT_CAPACITY_THRESH
-#define HASH_BKT_CAPACITY_THRESH 4U
-
 /* Compare two (address, port) endpoints for the canonical order. */
 static int endpoint_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
 {
