@@ -151,6 +151,8 @@ static void json_connection(struct reporter *base, const struct conn *c,
             (unsigned long long)cl->frame_fin, (unsigned long long)sv->frame_fin);
     fprintf(f, ",\"mss\":{\"client\":%u,\"server\":%u}", cl->mss, sv->mss);
     fputs("}\n", f);
+    if (base->cfg.live)
+        fflush(f); /* live: a consumer sees each connection as it ends */
 }
 
 static void json_event(struct reporter *base, const struct conn *c, enum tracker_event ev,
