@@ -265,6 +265,10 @@ struct conn {
     uint8_t handshake;         /* enum handshake_seen */
 };
 
+/* Index of name in names[0..count) (a NULL entry never matches); false when
+ * absent. Shared by the *_from_name() parsers. */
+bool name_lookup(const char *const *names, unsigned count, const char *name, unsigned *index);
+
 /* Address and port of a side, in the connection's orientation. */
 const struct ip_addr *conn_addr(const struct conn *c, enum side s);
 uint16_t conn_port(const struct conn *c, enum side s);

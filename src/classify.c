@@ -30,13 +30,11 @@ const char *verdict_name(enum verdict v)
 
 bool verdict_from_name(const char *name, enum verdict *out)
 {
-    for (unsigned i = 0; i < VERDICT__COUNT; i++) {
-        if (strcmp(name, verdict_names[i]) == 0) {
-            *out = (enum verdict)i;
-            return true;
-        }
-    }
-    return false;
+    unsigned i;
+    if (!name_lookup(verdict_names, VERDICT__COUNT, name, &i))
+        return false;
+    *out = (enum verdict)i;
+    return true;
 }
 
 /* "30 us" below a millisecond, "850 ms" below a second, "3.2 s" above. */

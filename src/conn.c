@@ -6,6 +6,7 @@
 #include "conn.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static const char *const tcp_state_names[TCP_STATE__COUNT] = {
     [TCP_CLOSED] = "CLOSED",           [TCP_LISTEN] = "LISTEN",
@@ -120,4 +121,15 @@ int64_t stall_track_start(const struct stall_track *st, uint64_t *frame)
     bool use_inflight = st->inflight && (!st->zero || st->inflight_since_ns < st->zero_since_ns);
     *frame = use_inflight ? st->inflight_frame : st->zero_frame;
     return use_inflight ? st->inflight_since_ns : st->zero_since_ns;
+}
+
+bool name_lookup(const char *const *names, unsigned count, const char *name, unsigned *index)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (names[i] && strcmp(names[i], name) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    return false;
 }

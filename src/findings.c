@@ -44,13 +44,11 @@ const char *finding_kind_name(enum finding_kind k)
 
 bool finding_kind_from_name(const char *name, enum finding_kind *out)
 {
-    for (unsigned i = 0; i < FINDING__COUNT; i++) {
-        if (strcmp(name, kind_names[i]) == 0) {
-            *out = (enum finding_kind)i;
-            return true;
-        }
-    }
-    return false;
+    unsigned i;
+    if (!name_lookup(kind_names, FINDING__COUNT, name, &i))
+        return false;
+    *out = (enum finding_kind)i;
+    return true;
 }
 
 const char *confidence_name(enum confidence c)
