@@ -438,6 +438,18 @@ static void mark_done(struct tracker *t, struct conn *c, int64_t now_ns)
     flow_table_mark_done(&t->table, c);
 }
 
+/* Both FINs sent and both acknowledged: nothing more can come but a stray
+ * ACK, so the connection starts lingering. While a FIN is unacknowledged its
+ * sender keeps retransmitting it (for up to a minute or more, with backoff):
+ * the connection stays active so those retransmissions are not mistaken for
+ * a new connection picked up mid-stream. */
+static void maybe_fully_closed(struct tracker *t, struct conn *c, int64_t now_ns)
+{
+    const uint16_t both = EP_FIN | EP_FIN_ACKED;
+    if ((c->ep[SIDE_CLIENT].flags & both) == both && (c->ep[SIDE_SERVER].flags & both) == both)
+        mark_done(t, c, now_ns);
+}
+
 /* Does this segment start a new connection on c's tuple? (RFC 9293 3.10.7.4,
  * RFC 5961 4: a SYN on a live connection is not a new one.) */
 static bool starts_new_connection(const struct conn *c, const struct tcp_segment *seg)
@@ -729,8 +741,10 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
     if ((pe->flags & EP_FIN) && !(pe->flags & EP_FIN_ACKED) &&
         seq_geq(e->ack, pe->fin_seq + 1)) {
         pe->flags |= EP_FIN_ACKED;
-        if (!(c->flags & CONN_RST)) /* after a RST both ends are CLOSED already */
+        if (!(c->flags & CONN_RST)) { /* after a RST both ends are CLOSED already */
             endpoint_event(t, pe, EV_FIN_ACKED);
+            maybe_fully_closed(t, c, now_ns);
+        }
     }
 }
 
@@ -870,7 +884,7 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     if (pe->flags & EP_FIN) {
         if (t->event)
             t->event(t->ctx, c, TEV_CLOSED, f->ts_ns);
-        mark_done(t, c, f->ts_ns);
+        maybe_fully_closed(t, c, f->ts_ns);
     }
 }
 
