@@ -11,6 +11,11 @@
  * be right (a length past the format's maximum), is "damaged": capture_next()
  * returns CAPTURE_DAMAGED after the last good frame, with a one-line
  * description in capture_damage().
+ *
+ * A regular classic-pcap file is read directly, in large pread() chunks,
+ * instead of through libpcap's read loop (same frames, same damage messages,
+ * reading several times faster: docs/performance.md);
+ * TCPTRIAGE_LIBPCAP_ONLY=1 in the environment forces the libpcap path.
  */
 #ifndef TCPTRIAGE_CAPTURE_H
 #define TCPTRIAGE_CAPTURE_H
@@ -58,6 +63,8 @@ enum capture_status capture_next(struct capture *cap, struct frame *f);
 enum link_type capture_link(const struct capture *cap);
 const char *capture_link_name(const struct capture *cap); /* libpcap's DLT name */
 int capture_ts_digits(const struct capture *cap);       /* 6 or 9 */
+/* How frames are read: "direct" (classic pcap file), "libpcap" or "live". */
+const char *capture_reader(const struct capture *cap);
 const char *capture_damage(const struct capture *cap);  /* valid after CAPTURE_DAMAGED */
 /* Live: packets dropped by the kernel / the interface so far. */
 void capture_drops(struct capture *cap, uint64_t *dropped, uint64_t *if_dropped);

@@ -13,6 +13,24 @@
  *
  * Damage: pcap_next_ex() failing in the middle of a file means a truncated
  * or corrupt record; everything read before stays valid.
+ *
+ * The direct reader (docs/performance.md): a regular file in classic pcap
+ * format (version 2.4, micro- or nanosecond magic, either byte order) whose
+ * link type we support is read in large pread() chunks into one buffer and
+ * its records walked here, frames pointing into the buffer (no per-packet
+ * copy, no stdio). libpcap still parses the 24-byte file header (from a
+ * copy, through fmemopen), so link type, snapshot length and the BPF
+ * filter's compilation are libpcap's own; the record checks below follow
+ * libpcap 1.10's sf-pcap.c pcap_next_packet() condition for condition and
+ * message for message. Anything else (pcapng, gzip, stdin, another
+ * version, the Kuznetzov magic, an unsupported link type, a short header)
+ * takes the libpcap path. TCPTRIAGE_LIBPCAP_ONLY=1 forces the libpcap path.
+ *
+ * A file can change while it is read: a capture still being written grows,
+ * log rotation (copytruncate) shrinks it. Like libpcap's fread(), pread()
+ * simply meets the end of the file where it is at that moment. (An earlier
+ * version mapped the file instead; a file cut under a mapping raises SIGBUS,
+ * and the mapped pages counted in the process's RSS.)
  */
 #include "capture.h"
 
@@ -22,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +59,20 @@ struct capture {
     uint64_t next_number;
     int timeout_ms;
     char damage[256];
+    /* direct reader (buf != NULL); pcap is then a handle on the file header only */
+    uint8_t *buf;           /* a window of the file: bytes [buf_pos, buf_pos + buf_len) */
+    size_t buf_len;
+    uint64_t buf_pos;       /* file offset of buf[0] */
+    int fd;
+    uint64_t off;           /* file offset of the next record header */
+    bool eof;               /* pread() met the end of the file */
+    bool dr_done;           /* end or damage seen: nothing more */
+    bool swapped;           /* file written in the other byte order */
+    bool nano;              /* nanosecond magic */
+    uint32_t snapshot;      /* libpcap's snapshot length for the file (> 0) */
+    struct bpf_program fcode;
+    bool have_fcode;
+    unsigned char file_header[24]; /* what the header handle reads */
 };
 
 /* ---- gzip through stdio ----------------------------------------------- */
@@ -270,6 +303,254 @@ struct capture *capture_open_fp(FILE *fp, const char *name, const char *filter, 
     return open_stream(fp, NULL, magic, name, filter, err, errlen);
 }
 
+/* ---- the direct reader for classic pcap files ------------------------------ */
+
+#define PCAP_FILE_HDR 24u
+#define PCAP_REC_HDR 16u
+/* libpcap's MAXIMUM_SNAPLEN: max_snaplen_for_dlt() for every link type that
+ * capture_map_dlt() supports (only D-Bus, EBHSCR and USBPcap differ). The
+ * file's snapshot length may be larger (libpcap only replaces one <= 0). */
+#define PCAP_MAX_CAPLEN 262144u
+/* The read window: more than the largest record (PCAP_REC_HDR +
+ * PCAP_MAX_CAPLEN), large enough that pread() costs nothing per packet. */
+#define DIRECT_BUF (1024u * 1024u)
+
+static bool direct_disabled(void)
+{
+    const char *v = getenv("TCPTRIAGE_LIBPCAP_ONLY");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static uint32_t rd32(const uint8_t *p, bool swapped)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t rd16(const uint8_t *p, bool swapped)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return swapped ? __builtin_bswap16(v) : v;
+}
+
+/* The direct reader for a regular file, or NULL to take the libpcap path (which
+ * also reports any error: the same ones, with the same words). */
+static struct capture *open_direct(const char *path, const char *filter)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)PCAP_FILE_HDR ||
+        (uintmax_t)st.st_size > (uintmax_t)SIZE_MAX) {
+        close(fd);
+        return NULL;
+    }
+    unsigned char h[PCAP_FILE_HDR];
+    ssize_t got = pread(fd, h, sizeof h, 0);
+    if (got != (ssize_t)sizeof h) {
+        close(fd);
+        return NULL;
+    }
+    uint32_t magic;
+    memcpy(&magic, h, sizeof magic);
+    bool swapped;
+    if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du)
+        swapped = false;
+    else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u)
+        swapped = true;
+    else {
+        close(fd);
+        return NULL;
+    }
+    /* 2.4 only: older versions may have caplen and len the other way round. */
+    if (rd16(h + 4, swapped) != 2 || rd16(h + 6, swapped) != 4) {
+        close(fd);
+        return NULL;
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    struct capture *cap = calloc(1, sizeof *cap);
+    uint8_t *buf = malloc(DIRECT_BUF);
+    if (!cap || !buf) {
+        free(cap);
+        free(buf);
+        close(fd);
+        return NULL;
+    }
+    cap->buf = buf;
+    cap->fd = fd;
+    cap->buf_pos = PCAP_FILE_HDR;
+    cap->off = PCAP_FILE_HDR;
+    cap->swapped = swapped;
+    cap->nano = magic_is_nano(h);
+    cap->ts_digits = cap->nano ? 9 : 6;
+    cap->next_number = 1;
+    /* libpcap reads the header: its link type mapping, its snapshot length. */
+    memcpy(cap->file_header, h, sizeof h);
+    FILE *hf = fmemopen(cap->file_header, sizeof cap->file_header, "rb");
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    cap->pcap = hf ? pcap_fopen_offline_with_tstamp_precision(hf, PCAP_TSTAMP_PRECISION_NANO, perr)
+                   : NULL;
+    if (!cap->pcap) {
+        if (hf)
+            fclose(hf);
+        capture_close(cap);
+        return NULL;
+    }
+    cap->dlt = pcap_datalink(cap->pcap);
+    int snap = pcap_snapshot(cap->pcap);
+    /* libpcap byte-swaps SocketCAN headers inside Linux cooked frames of a
+     * swapped file (swap_pseudo_headers()): leave those files to it. */
+    bool pseudo_swap = swapped && (cap->dlt == DLT_LINUX_SLL
+#ifdef DLT_LINUX_SLL2
+                                   || cap->dlt == DLT_LINUX_SLL2
+#endif
+                                  );
+    if (!capture_map_dlt(cap->dlt, &cap->link) || pseudo_swap || snap <= 0) {
+        capture_close(cap);
+        return NULL;
+    }
+    cap->snapshot = (uint32_t)snap;
+    if (filter && *filter) {
+        if (pcap_compile(cap->pcap, &cap->fcode, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            capture_close(cap);
+            return NULL;
+        }
+        cap->have_fcode = true;
+    }
+    return cap;
+}
+
+static enum capture_status direct_damaged(struct capture *cap)
+{
+    cap->dr_done = true;
+    return CAPTURE_DAMAGED;
+}
+
+/* Bytes readable from the current record on, reading more of the file when
+ * need of them are not in the window yet. */
+static size_t direct_avail(struct capture *cap, size_t need)
+{
+    uint64_t have = cap->buf_pos + cap->buf_len - cap->off;
+    if (have >= need || cap->eof)
+        return (size_t)have;
+    /* Slide what is left of the window to its start and fill the rest. */
+    size_t keep = (size_t)have, from = (size_t)(cap->off - cap->buf_pos);
+    if (keep && from)
+        memmove(cap->buf, cap->buf + from, keep);
+    cap->buf_pos = cap->off;
+    cap->buf_len = keep;
+    while (cap->buf_len < DIRECT_BUF) {
+        ssize_t got = pread(cap->fd, cap->buf + cap->buf_len, DIRECT_BUF - cap->buf_len,
+                            (off_t)(cap->buf_pos + cap->buf_len));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            cap->eof = true; /* end of file (or a read error, which ends it as stdio does) */
+            break;
+        }
+        cap->buf_len += (size_t)got;
+        if (cap->buf_len >= need + (DIRECT_BUF / 2))
+            break;
+    }
+    return cap->buf_len;
+}
+
+/* libpcap 1.10 sf-pcap.c pcap_next_packet() on a 2.4 file, without the
+ * copy; then the filter, as pcap_offline_read() applies it. */
+static enum capture_status direct_next(struct capture *cap, struct frame *f)
+{
+    for (;;) {
+        if (cap->stop)
+            return CAPTURE_END;
+        if (cap->dr_done)
+            return CAPTURE_END;
+        size_t left = direct_avail(cap, PCAP_REC_HDR);
+        if (left == 0) {
+            cap->dr_done = true; /* stdio's end of file is sticky too */
+            return CAPTURE_END;
+        }
+        if (left < PCAP_REC_HDR) {
+            snprintf(cap->damage, sizeof cap->damage,
+                     "truncated dump file; tried to read %zu header bytes, only got %zu",
+                     (size_t)PCAP_REC_HDR, left);
+            return direct_damaged(cap);
+        }
+        const uint8_t *rec = cap->buf + (cap->off - cap->buf_pos);
+        /* libpcap 1.10 reads tv_sec and tv_usec as signed 32-bit fields,
+         * but its byte swap yields unsigned values: keep both quirks */
+        uint32_t sec_u = rd32(rec, cap->swapped), frac_u = rd32(rec + 4, cap->swapped);
+        int64_t sec = cap->swapped ? (int64_t)sec_u : (int64_t)(int32_t)sec_u;
+        int64_t frac = cap->swapped ? (int64_t)frac_u : (int64_t)(int32_t)frac_u;
+        uint32_t caplen = rd32(rec + 8, cap->swapped);
+        uint32_t wirelen = rd32(rec + 12, cap->swapped);
+        uint32_t keep = caplen;
+        if (caplen > PCAP_MAX_CAPLEN) {
+            if (caplen > cap->snapshot)
+                snprintf(cap->damage, sizeof cap->damage,
+                         "invalid packet capture length %u, bigger than snaplen of %d", caplen,
+                         (int)cap->snapshot);
+            else
+                snprintf(cap->damage, sizeof cap->damage,
+                         "invalid packet capture length %u, bigger than maximum of %u", caplen,
+                         PCAP_MAX_CAPLEN);
+            return direct_damaged(cap);
+        }
+        left = direct_avail(cap, PCAP_REC_HDR + (size_t)caplen); /* may slide the window */
+        rec = cap->buf + (cap->off - cap->buf_pos);
+        left = left > PCAP_REC_HDR ? left - PCAP_REC_HDR : 0;
+        if (caplen > cap->snapshot) {
+            /* libpcap reads the first snapshot bytes, skips the rest and
+             * reports the snapshot length as the captured length */
+            if (left < cap->snapshot) {
+                snprintf(cap->damage, sizeof cap->damage,
+                         "truncated dump file; tried to read %u captured bytes, only got %zu",
+                         cap->snapshot, left);
+                return direct_damaged(cap);
+            }
+            keep = cap->snapshot;
+        }
+        if (left < caplen) {
+            snprintf(cap->damage, sizeof cap->damage,
+                     "truncated dump file; tried to read %u captured bytes, only got %zu",
+                     caplen, left);
+            return direct_damaged(cap);
+        }
+        const uint8_t *data = rec + PCAP_REC_HDR;
+        cap->off += PCAP_REC_HDR + (size_t)caplen;
+        if (cap->have_fcode) {
+            struct pcap_pkthdr ph;
+            memset(&ph, 0, sizeof ph);
+            ph.caplen = keep;
+            ph.len = wirelen;
+            if (!pcap_offline_filter(&cap->fcode, &ph, data))
+                continue;
+        }
+        f->ts_ns = sec * 1000000000LL + (cap->nano ? frac : frac * 1000);
+        f->number = cap->next_number++;
+        f->caplen = keep;
+        f->wirelen = wirelen;
+        f->link = cap->link;
+        f->bytes = data;
+        return CAPTURE_FRAME;
+    }
+}
+
+const char *capture_reader(const struct capture *cap)
+{
+    return cap->buf ? "direct" : cap->live ? "live" : "libpcap";
+}
+
+/* TCPTRIAGE_DEBUG_CAPTURE=1: say which reader a file got (tests/capture_paths.py). */
+static void debug_reader(const struct capture *cap, const char *path)
+{
+    const char *v = getenv("TCPTRIAGE_DEBUG_CAPTURE");
+    if (v && *v && strcmp(v, "0") != 0)
+        fprintf(stderr, "tcptriage: debug: %s: %s reader\n", path, capture_reader(cap));
+}
+
 struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
 {
     struct gz_cookie *gzc = NULL;
@@ -301,6 +582,34 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
             snprintf(err, errlen, "%s: empty file, not a capture", path);
             return NULL;
         }
+        if (S_ISREG(st.st_mode) && !direct_disabled()) {
+            struct capture *cap = open_direct(path, filter);
+            if (cap) {
+                debug_reader(cap, path);
+                return cap;
+            }
+        }
+        if (!S_ISREG(st.st_mode)) {
+            /* A pipe, FIFO or device (e.g. -r <(zcat x.pcap.gz)): it cannot
+             * seek back, so read it like standard input, through zlib. */
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+            if (!gz) {
+                snprintf(err, errlen, "%s: %s", path, strerror(fd >= 0 ? EIO : errno));
+                if (fd >= 0)
+                    close(fd);
+                return NULL;
+            }
+            fp = gz_wrap(gz, &gzc);
+            if (!fp) {
+                snprintf(err, errlen, "out of memory");
+                return NULL;
+            }
+            struct capture *cap = open_stream(fp, gzc, magic, path, filter, err, errlen);
+            if (cap)
+                debug_reader(cap, path);
+            return cap;
+        }
         fp = fopen(path, "rb");
         if (!fp) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -324,7 +633,11 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    return open_stream(fp, gzc, magic, is_stdin ? "standard input" : path, filter, err, errlen);
+    struct capture *cap =
+        open_stream(fp, gzc, magic, is_stdin ? "standard input" : path, filter, err, errlen);
+    if (cap)
+        debug_reader(cap, path);
+    return cap;
 }
 
 struct capture *capture_open_live(const struct capture_live_options *o, const char *filter,
@@ -388,10 +701,26 @@ struct capture *capture_open_live(const struct capture_live_options *o, const ch
     return cap;
 }
 
+/* pcapng timestamps are 64-bit (and scaled by if_tsresol): seconds * 10^9
+ * can overflow int64. Saturate at +-INT64_MAX / 2 ns (years 1823 to 2116),
+ * a range no classic pcap leaves, so that the difference of any two frame
+ * times still fits in an int64_t. */
+#define TS_NS_LIMIT (INT64_MAX / 2)
+
+static int64_t ts_to_ns(int64_t sec, int64_t frac_ns)
+{
+    const int64_t max_sec = TS_NS_LIMIT / 1000000000LL - 1;
+    if (sec > max_sec)
+        return TS_NS_LIMIT;
+    if (sec < -max_sec)
+        return -TS_NS_LIMIT;
+    return sec * 1000000000LL + frac_ns;
+}
+
 static void fill_frame(struct capture *cap, const struct pcap_pkthdr *h, const uint8_t *data,
                        struct frame *f)
 {
-    f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000LL + (int64_t)h->ts.tv_usec;
+    f->ts_ns = ts_to_ns((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
     f->number = cap->next_number++;
     f->caplen = h->caplen;
     f->wirelen = h->len;
@@ -403,6 +732,8 @@ enum capture_status capture_next(struct capture *cap, struct frame *f)
 {
     struct pcap_pkthdr *h;
     const u_char *data;
+    if (cap->buf)
+        return direct_next(cap, f);
     for (;;) {
         if (cap->stop)
             return CAPTURE_END;
@@ -485,5 +816,11 @@ void capture_close(struct capture *cap)
         pcap_dump_close(cap->dump);
     if (cap->pcap)
         pcap_close(cap->pcap);
+    if (cap->have_fcode)
+        pcap_freecode(&cap->fcode);
+    if (cap->buf) {
+        free(cap->buf);
+        close(cap->fd);
+    }
     free(cap);
 }

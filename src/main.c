@@ -175,6 +175,7 @@ int main(int argc, char **argv)
     int64_t last_tick = t_start;
 
     const char *damage = NULL;
+    char damage_buf[256];
     struct frame f;
     uint64_t n = 0;
     for (;;) {
@@ -186,7 +187,8 @@ int main(int argc, char **argv)
         } else if (st == CAPTURE_TIMEOUT) {
             analyzer_tick(&a, wall_ns());
         } else if (st == CAPTURE_DAMAGED) {
-            damage = capture_damage(cap);
+            snprintf(damage_buf, sizeof damage_buf, "%s", capture_damage(cap));
+            damage = damage_buf; /* outlives capture_close() */
             break;
         } else {
             break;
