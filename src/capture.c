@@ -55,6 +55,7 @@ struct capture {
     int dlt;
     int ts_digits;
     bool live;
+    bool usec_ts;           /* live: libpcap delivers microseconds (no nanosecond support) */
     volatile sig_atomic_t stop;
     uint64_t next_number;
     int timeout_ms;
@@ -681,6 +682,7 @@ struct capture *capture_open_live(const struct capture_live_options *o, const ch
         return NULL;
     }
     cap->ts_digits = pcap_get_tstamp_precision(cap->pcap) == PCAP_TSTAMP_PRECISION_NANO ? 9 : 6;
+    cap->usec_ts = cap->ts_digits == 6;
     if (finish_open(cap, filter, err, errlen, o->iface) != 0) {
         capture_close(cap);
         return NULL;
@@ -720,7 +722,10 @@ static int64_t ts_to_ns(int64_t sec, int64_t frac_ns)
 static void fill_frame(struct capture *cap, const struct pcap_pkthdr *h, const uint8_t *data,
                        struct frame *f)
 {
-    f->ts_ns = ts_to_ns((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
+    int64_t frac = (int64_t)h->ts.tv_usec; /* nanoseconds, as requested at open */
+    if (cap->usec_ts)
+        frac *= 1000; /* a live device without nanosecond support */
+    f->ts_ns = ts_to_ns((int64_t)h->ts.tv_sec, frac);
     f->number = cap->next_number++;
     f->caplen = h->caplen;
     f->wirelen = h->len;
