@@ -179,9 +179,16 @@ static int finish_open(struct capture *cap, const char *filter, char *err, size_
     cap->dlt = pcap_datalink(cap->pcap);
     if (!capture_map_dlt(cap->dlt, &cap->link)) {
         const char *name = pcap_datalink_val_to_name(cap->dlt);
-        snprintf(err, errlen, "%s: unsupported link type %s (%d)%s%s", what,
-                 name ? name : "unknown", cap->dlt, name ? ": " : "",
-                 name ? pcap_datalink_val_to_description(cap->dlt) : "");
+        if (name)
+            snprintf(err, errlen,
+                     "%s: unsupported link type %s (%d): %s; tcptriage reads Ethernet, Linux "
+                     "cooked (SLL, SLL2), BSD loopback and raw IP",
+                     what, name, cap->dlt, pcap_datalink_val_to_description(cap->dlt));
+        else
+            snprintf(err, errlen,
+                     "%s: unsupported link type %d (not one libpcap knows); tcptriage reads "
+                     "Ethernet, Linux cooked (SLL, SLL2), BSD loopback and raw IP",
+                     what, cap->dlt);
         return -1;
     }
     if (filter && *filter) {
