@@ -243,9 +243,9 @@ static void text_end(struct reporter *base, const struct report_summary *s)
         snprintf(dur, sizeof dur, "%.3f", (double)(s->last_ns - s->first_ns) / 1e9);
     }
     fprintf(f, "tcptriage: %s (%s)\n", s->source ? s->source : "-", s->link ? s->link : "-");
-    fprintf(f, "  %llu frames, %llu TCP segments, %llu connections, from %s over %s s\n",
+    fprintf(f, "  %llu frames, %llu TCP segments, %llu connection%s, from %s over %s s\n",
             (unsigned long long)s->frames, (unsigned long long)s->decode.tcp_segments,
-            (unsigned long long)s->connections, t0, dur);
+            (unsigned long long)s->connections, s->connections == 1 ? "" : "s", t0, dur);
     fputs("  verdicts:", f);
     int any = 0;
     for (unsigned i = 0; i < VERDICT__COUNT; i++) {
