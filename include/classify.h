@@ -53,6 +53,10 @@ struct verdict_info {
 struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, int64_t now_ns,
                                             int64_t threshold_ns);
 
+/* A duration for the sentences: "30 us" below a millisecond, "850 ms" below
+ * a second, "3.2 s" above (negative values read as 0). Returns buf. */
+const char *classify_fmt_duration(char *buf, size_t len, int64_t ns);
+
 void classify_connection(const struct conn *c, const struct classify_config *cfg, int64_t now_ns,
                          struct verdict_info *out);
 

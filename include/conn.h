@@ -166,7 +166,6 @@ struct endpoint {
     int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
     int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
     int64_t ts_fin_ns;    /* first FIN */
-    int64_t ts_last_ns;   /* last segment sent */
     int64_t ts_keepalive_ns; /* last keepalive probe sent */
     int64_t keepalive_gap_ns; /* interval between the last two keepalive probes */
     int64_t keepalive_idle_ns; /* silence before its first keepalive probe */
@@ -250,7 +249,6 @@ struct conn {
     int64_t last_gap_ns;       /* silence before the segment being processed */
     int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS ... */
     int64_t long_gap_end_ns;   /* ... and when it ended */
-    int64_t done_ns;           /* when it became terminal (CONN_DONE) */
     struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     struct stall_episode stall_longest; /* longest stall episode (kind NONE: none) */
     uint32_t stall_episodes;   /* how many stall episodes reached the threshold */

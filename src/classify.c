@@ -37,8 +37,7 @@ bool verdict_from_name(const char *name, enum verdict *out)
     return true;
 }
 
-/* "30 us" below a millisecond, "850 ms" below a second, "3.2 s" above. */
-static const char *fmt_dur(char *buf, size_t len, int64_t ns)
+const char *classify_fmt_duration(char *buf, size_t len, int64_t ns)
 {
     if (ns < 0)
         ns = 0;
@@ -135,7 +134,7 @@ static void reason_unanswered(const struct conn *c, const struct classify_config
             snprintf(out->reason, sizeof out->reason,
                      "The SYN to port %u was not answered within %s: dropped on the path or "
                      "by a firewall, or the host is down.",
-                     conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, waited));
+                     conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, waited));
         }
     } else if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT) {
         out->verdict = VERDICT_UNANSWERED;
@@ -143,13 +142,13 @@ static void reason_unanswered(const struct conn *c, const struct classify_config
         snprintf(out->reason, sizeof out->reason,
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
-                 conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, c->rst_ns - cl->ts_syn_last_ns));
+                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, c->rst_ns - cl->ts_syn_last_ns));
     } else {
         out->verdict = VERDICT_UNANSWERED;
         snprintf(out->reason, sizeof out->reason,
                  "The SYN to port %u was not answered, but the capture ended %s after it: "
                  "too soon to call it a timeout.",
-                 conn_port(c, SIDE_SERVER), fmt_dur(d, sizeof d, waited));
+                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, waited));
     }
 }
 
@@ -192,13 +191,13 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
         snprintf(out->reason, sizeof out->reason,
                  "The %s reset the connection %s, %s after the first segment that followed %s "
                  "of silence.%s",
-                 side_name(by), phase, fmt_dur(d, sizeof d, c->rst_ns - c->long_gap_end_ns),
-                 fmt_dur(g, sizeof g, c->long_gap_ns), extra);
+                 side_name(by), phase, classify_fmt_duration(d, sizeof d, c->rst_ns - c->long_gap_end_ns),
+                 classify_fmt_duration(g, sizeof g, c->long_gap_ns), extra);
         return;
     }
     snprintf(out->reason, sizeof out->reason,
              "The %s reset the connection %s, after %s of silence.%s", side_name(by), phase,
-             fmt_dur(d, sizeof d, c->idle_before_rst_ns), extra);
+             classify_fmt_duration(d, sizeof d, c->idle_before_rst_ns), extra);
 }
 
 /* "; earlier it stalled 2.1 s (zero window on the server's side, from frame 9)" */
@@ -209,7 +208,7 @@ static void stall_note(const struct verdict_info *v, char *buf, size_t len)
     if (v->stall.kind == STALL_NONE)
         return;
     snprintf(buf, len, "; earlier it stalled for %s (%s, blamed on the %s, from frame %llu)",
-             fmt_dur(d, sizeof d, v->stall.seconds_ns),
+             classify_fmt_duration(d, sizeof d, v->stall.seconds_ns),
              stall_kind_name((enum stall_kind)v->stall.kind),
              side_name((enum side)v->stall.blamed), (unsigned long long)v->stall.start_frame);
 }
@@ -231,7 +230,7 @@ static void reason_stalled(const struct conn *c, struct verdict_info *out)
     const struct stall_episode *st = &out->stall;
     enum side blamed = (enum side)st->blamed, sender = side_peer(blamed);
     char d[32];
-    fmt_dur(d, sizeof d, st->seconds_ns);
+    classify_fmt_duration(d, sizeof d, st->seconds_ns);
     switch ((enum stall_kind)st->kind) {
     case STALL_ZERO_WINDOW:
         snprintf(out->reason, sizeof out->reason,
@@ -266,7 +265,7 @@ static void reason_half_closed(const struct conn *c, int64_t now_ns, struct verd
              "The %s closed (FIN) and the %s stayed open for %s until the end without closing "
              "or resetting: %s.",
              side_name(closer), side_name(other),
-             fmt_dur(d, sizeof d, now_ns - c->ep[closer].ts_fin_ns),
+             classify_fmt_duration(d, sizeof d, now_ns - c->ep[closer].ts_fin_ns),
              other == SIDE_SERVER ? "the server may leak connections in CLOSE_WAIT"
                                   : "the client may leak connections in CLOSE_WAIT");
 }

@@ -625,17 +625,6 @@ static void fmt_svc(char *buf, size_t len, const struct svc_key *k)
         snprintf(buf, len, "%s:%u", ip, k->port);
 }
 
-static const char *fmt_secs(char *buf, size_t len, int64_t ns)
-{
-    if (ns < 1000000LL)
-        snprintf(buf, len, "%lld us", (long long)(ns / 1000));
-    else if (ns < 1000000000LL)
-        snprintf(buf, len, "%lld ms", (long long)(ns / 1000000));
-    else
-        snprintf(buf, len, "%.1f s", (double)ns / 1e9);
-    return buf;
-}
-
 struct finding_list {
     struct finding *v;
     size_t n, cap;
@@ -807,9 +796,9 @@ static void finding_close_wait(struct findings *fs, struct finding_list *l, stru
     memcpy(sorted, s->cw_open_ns, s->cw_n * sizeof sorted[0]);
     qsort(sorted, s->cw_n, sizeof sorted[0], cmp_i64);
     char lo[32], med[32], hi[32];
-    fmt_secs(lo, sizeof lo, sorted[0]);
-    fmt_secs(med, sizeof med, sorted[s->cw_n / 2]);
-    fmt_secs(hi, sizeof hi, s->cw_open_max_ns);
+    classify_fmt_duration(lo, sizeof lo, sorted[0]);
+    classify_fmt_duration(med, sizeof med, sorted[s->cw_n / 2]);
+    classify_fmt_duration(hi, sizeof hi, s->cw_open_max_ns);
     bool server = s->cw_server_open >= s->cw_client_open;
     snprintf(f->statement, sizeof f->statement,
              "%llu connections to %s were closed by the %s (FIN, acknowledged) but the %s never "
@@ -863,24 +852,24 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
     for (size_t i = 0; i < s->idle_n; i++)
         middlebox += s->idle_middlebox[i];
     char a[32], b[32], sv[96] = "", ka[320] = "", mb[160] = "";
-    fmt_secs(a, sizeof a, lo);
-    fmt_secs(b, sizeof b, hi);
+    classify_fmt_duration(a, sizeof a, lo);
+    classify_fmt_duration(b, sizeof b, hi);
     if (s->survived_idle_ns >= 1000000000LL) {
         char t[32];
         snprintf(sv, sizeof sv, " and more than %s (silences that long were survived)",
-                 fmt_secs(t, sizeof t, s->survived_idle_ns));
+                 classify_fmt_duration(t, sizeof t, s->survived_idle_ns));
     }
     if (s->ka_conns) {
         char i1[32], i2[32], dead[160] = "", live[160] = "";
         if (s->ka_dead)
             snprintf(dead, sizeof dead, " %llu that died sent their first probe after %s-%s of "
                      "silence, too late;", (unsigned long long)s->ka_dead,
-                     fmt_secs(i1, sizeof i1, s->ka_dead_min_ns),
-                     fmt_secs(i2, sizeof i2, s->ka_dead_max_ns));
+                     classify_fmt_duration(i1, sizeof i1, s->ka_dead_min_ns),
+                     classify_fmt_duration(i2, sizeof i2, s->ka_dead_max_ns));
         if (s->ka_live)
             snprintf(live, sizeof live, " %llu that survived probed after %s-%s;",
-                     (unsigned long long)s->ka_live, fmt_secs(i1, sizeof i1, s->ka_live_min_ns),
-                     fmt_secs(i2, sizeof i2, s->ka_live_max_ns));
+                     (unsigned long long)s->ka_live, classify_fmt_duration(i1, sizeof i1, s->ka_live_min_ns),
+                     classify_fmt_duration(i2, sizeof i2, s->ka_live_max_ns));
         snprintf(ka, sizeof ka,
                  " Keepalives:%s%s they protect a connection only if the first probe comes "
                  "before the path's timeout.",
@@ -1106,8 +1095,8 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
     ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, b, sizeof b);
     snprintf(f->subject, sizeof f->subject, "%s:%u -> %s:%u", a, conn_port(c, SIDE_CLIENT), b,
              conn_port(c, SIDE_SERVER));
-    fmt_secs(gap, sizeof gap, e->keepalive_gap_ns);
-    fmt_secs(idle, sizeof idle, e->keepalive_idle_ns);
+    classify_fmt_duration(gap, sizeof gap, e->keepalive_gap_ns);
+    classify_fmt_duration(idle, sizeof idle, e->keepalive_idle_ns);
     const char *end = killed ? "then it killed the connection with a RST: keepalive found the "
                                "peer (or the path) dead"
                       : dead_path ? "the other side's address answered with a RST instead: the "

@@ -431,7 +431,6 @@ static void make_room(struct tracker *t, int64_t now_ns)
 static void mark_done(struct tracker *t, struct conn *c, int64_t now_ns)
 {
     if (!(c->flags & CONN_DONE)) {
-        c->done_ns = now_ns;
         stall_close(t, c, SIDE_CLIENT, now_ns);
         stall_close(t, c, SIDE_SERVER, now_ns);
     }
@@ -910,7 +909,6 @@ static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segme
     c->last_frame = f->number;
     e->pkts++;
     e->bytes += seg->payload_bytes;
-    e->ts_last_ns = ts;
     e->flags |= EP_SEEN;
     if (seg->sack_count)
         e->flags |= EP_SACK_SEEN;

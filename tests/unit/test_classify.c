@@ -194,10 +194,8 @@ static void build(struct conn *c, unsigned ing)
         c->icmp_ttl = 61;
         touch(c, F_ICMP, SB_T0_NS + SB_MS(2));
     }
-    if (ing & I_DONE) {
+    if (ing & I_DONE)
         c->flags |= CONN_DONE;
-        c->done_ns = c->last_ns;
-    }
     touch(c, LAST_FRAME, c->last_ns);
 }
 
