@@ -11,17 +11,19 @@
  * Endpoint states use the RFC 9293 (ex RFC 793) names, as far as the wire
  * shows them to an observer in the middle.
  *
- * Sizes matter: one of these exists per live connection, so fields are as
- * narrow as their range allows (frame numbers are 64-bit, counters 32-bit,
- * times are int64 nanoseconds).
+ * Sizes matter: one of these exists per live connection. What most segments
+ * of most connections touch is in struct conn and struct endpoint; evidence
+ * of rarer events (RST, ICMP, SYN retries, keepalives, zero windows, Nagle
+ * holds, stall history) is in a rare block allocated on first use, which
+ * most connections never get (docs/performance.md). Frame numbers are
+ * 64-bit and times int64 nanoseconds everywhere: the evidence keeps the
+ * capture's precision.
  */
 #ifndef TCPTRIAGE_CONN_H
 #define TCPTRIAGE_CONN_H
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include <uthash.h>
 
 #include "decode.h"
 
@@ -96,28 +98,30 @@ struct stall_episode {
     uint8_t ongoing;     /* still going at the time it was measured */
 };
 
-/* Per-direction stall tracking (data sent by this endpoint). */
+/* Per-direction stall tracking (data sent by this endpoint). The zero-window
+ * side of it (when the peer's window went to 0, and in which frame) is rare
+ * and lives in the connection's rare block (struct ep_rare). */
 struct stall_track {
     int64_t inflight_since_ns; /* valid if .inflight: last progress with data out */
-    int64_t zero_since_ns;     /* valid if .zero: when the peer's window went to 0 */
     uint64_t inflight_frame;   /* frame of inflight_since_ns */
-    uint64_t zero_frame;       /* frame of zero_since_ns */
+    int64_t idle_before_ns;    /* silence before the data now in flight was sent */
     uint8_t inflight;          /* data is in flight */
     uint8_t zero;              /* the peer advertises a zero window */
     uint8_t retransmitted;     /* a real retransmission during this episode */
     uint8_t probed;            /* a zero-window probe during this episode */
     uint8_t window_full;       /* in flight reached the peer's window */
     uint8_t announced;         /* live: stall_start was reported for this episode */
-    int64_t idle_before_ns;    /* silence before the data now in flight was sent */
 };
 
-/* Kind of the episode a stall_track describes, or STALL_NONE when what is
- * tracked is not a stall (data in flight with no retransmission and no window
- * limit: an ACK we may simply not have captured). */
+struct conn;
+
+/* Kind of the episode the stall tracking of side s describes, or STALL_NONE
+ * when what is tracked is not a stall (data in flight with no retransmission
+ * and no window limit: an ACK we may simply not have captured). */
 enum stall_kind stall_track_kind(const struct stall_track *st);
-/* When that episode started (meaningful only when something is tracked),
- * and the frame that started it. */
-int64_t stall_track_start(const struct stall_track *st, uint64_t *frame);
+/* When the episode of side s started (meaningful only when something is
+ * tracked), and the frame that started it. */
+int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame);
 
 /* Flags on an endpoint (bit set). */
 #define EP_SEEN 0x0001         /* sent at least one segment */
@@ -134,8 +138,11 @@ int64_t stall_track_start(const struct stall_track *st, uint64_t *frame);
 #define EP_DATA 0x0800         /* sent payload */
 #define EP_KA_PENDING 0x1000   /* sent a keepalive not yet answered */
 #define EP_SACK_SEEN 0x2000    /* sent SACK blocks */
+#define EP_SMALL_HELD 0x4000   /* small_sent_ns: a small segment not yet released by an ACK */
 
+/* What every connection needs about one endpoint, touched by most segments. */
 struct endpoint {
+    uint64_t bytes;       /* payload bytes sent (retransmissions included) */
     uint32_t isn;         /* sequence number of its SYN */
     uint32_t snd_nxt;     /* highest sequence number sent + 1 (SYN and FIN count) */
     uint32_t ack;         /* highest acknowledgment it sent */
@@ -143,43 +150,51 @@ struct endpoint {
     uint32_t win_bytes;   /* last advertised receive window, scaled when known */
     uint32_t pkts;        /* segments sent */
     uint32_t retransmits; /* data/FIN retransmissions (probes and keepalives excluded) */
-    uint32_t rtx_fast;    /* ... of which after >= 3 duplicate ACKs or a SACK hole */
-    uint32_t rtx_spurious; /* ... of which the data had already been acknowledged */
-    uint32_t syns;        /* SYN (client) or SYN-ACK (server) segments sent */
-    uint32_t dupacks;     /* duplicate ACKs in a row it sent (reset on progress) */
-    uint32_t zero_windows; /* segments advertising a zero window */
-    uint32_t zw_probes;   /* zero-window probes sent */
-    uint32_t keepalives;  /* keepalive probes sent */
-    uint32_t keepalive_acks; /* its keepalives that the peer answered */
-    uint32_t rst_ignored; /* RSTs it sent that the peer would not accept */
-    uint32_t synack_after_ack; /* SYN-ACKs resent after the client's ACK arrived */
-    uint32_t ack_gaps;    /* times it acknowledged data we never saw (capture drops) */
-    uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
-    int64_t nagle_delay_ns; /* latency those holds added, in total */
-    int64_t small_sent_ns; /* when its last small segment left with nothing in flight */
-    int64_t ack_release_ns; /* when the peer's delayed pure ACK released it (0: none) */
-    int64_t ack_release_delay_ns; /* how long that ACK was delayed */
-    uint64_t bytes;       /* payload bytes sent (retransmissions included) */
-    uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
-    uint64_t frame_fin;   /* first FIN frame */
-    uint64_t frame_rst;   /* first RST frame */
-    int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
-    int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
-    int64_t ts_fin_ns;    /* first FIN */
-    int64_t ts_keepalive_ns; /* last keepalive probe sent */
-    int64_t keepalive_gap_ns; /* interval between the last two keepalive probes */
-    int64_t keepalive_idle_ns; /* silence before its first keepalive probe */
-    struct stall_track stall; /* its data waiting on the peer */
+    uint16_t syns;        /* SYN (client) or SYN-ACK (server) segments sent (saturates) */
+    uint16_t dupacks;     /* duplicate ACKs in a row it sent, reset on progress (saturates) */
     uint16_t flags;       /* EP_* */
     uint16_t mss;         /* MSS option from its SYN (0: none) */
     uint8_t state;        /* enum tcp_state */
     uint8_t wscale;       /* window scale it offered */
     uint8_t ttl;          /* TTL / hop limit of its last ordinary segment */
+    uint8_t pad_;
+    uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
+    uint64_t frame_fin;   /* first FIN frame */
+    int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
+    int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
+    int64_t ts_fin_ns;    /* first FIN */
+    int64_t small_sent_ns; /* Nagle: when its last small segment left with nothing in flight */
+    int64_t ack_release_ns; /* Nagle: when the peer's late pure ACK released it (0: none);
+                               it had been held since small_sent_ns */
+    struct stall_track stall; /* its data waiting on the peer */
+};
+
+/* What only some connections need about an endpoint: counters of rarer
+ * events and the evidence that goes with them. Zero until the first such
+ * event allocates the connection's rare block. */
+struct ep_rare {
+    uint32_t rtx_fast;    /* retransmissions after >= 3 duplicate ACKs or a SACK hole */
+    uint32_t rtx_spurious; /* retransmissions of data already acknowledged */
+    uint32_t synack_after_ack; /* SYN-ACKs resent after the client's ACK arrived */
+    uint32_t ack_gaps;    /* times it acknowledged data we never saw (capture drops) */
+    uint32_t zero_windows; /* segments advertising a zero window */
+    uint32_t zw_probes;   /* zero-window probes sent */
+    uint32_t keepalives;  /* keepalive probes sent */
+    uint32_t keepalive_acks; /* its keepalives that the peer answered */
+    uint32_t rst_ignored; /* RSTs it sent that the peer would not accept */
+    uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
     uint8_t rst_ttl;      /* TTL / hop limit of its RST */
+    int64_t nagle_delay_ns; /* latency those holds added, in total */
+    uint64_t frame_rst;   /* first RST frame */
+    int64_t ts_keepalive_ns; /* last keepalive probe sent */
+    int64_t keepalive_gap_ns; /* interval between the last two keepalive probes */
+    int64_t keepalive_idle_ns; /* silence before its first keepalive probe */
+    int64_t zero_since_ns; /* stall tracking: when the peer's window went to 0 */
+    uint64_t zero_frame;   /* ... and in which frame */
 };
 
 /* Canonical, pointer-free, zero-padded flow key: the (address, port) pair that
- * compares lower comes first. uthash hashes and compares it bytewise. */
+ * compares lower comes first. The flow table hashes and compares it bytewise. */
 struct flow_key { /* 40 bytes: flow_table.c hashes it as five 64-bit words */
     struct ip_addr addr_lo;
     struct ip_addr addr_hi;
@@ -229,39 +244,59 @@ const char *reset_phase_name(enum reset_phase p);
  * the first segments after it (e.g. the RST answering them). */
 #define CONN_AFTER_GAP_NS 2000000000LL
 
-struct conn {
-    struct flow_key key;       /* hash key (canonical) */
-    UT_hash_handle hh;         /* flow table */
-    struct conn *lru_prev;     /* flow table age list (active or lingering) */
-    struct conn *lru_next;
-    uint64_t id;               /* 1, 2, ... in order of first packet */
-    uint64_t first_frame;      /* first frame of this connection */
-    uint64_t last_frame;       /* last frame of this connection */
-    uint64_t frame_established; /* frame of the ACK that completed the handshake */
+/* The rare block of a connection: evidence most connections never need (a
+ * RST, an ICMP error, SYN retries, long silences, stall history, keepalives,
+ * zero windows, Nagle holds). Allocated by the tracker on the first such
+ * event; readers use conn_rare(), which never returns NULL. */
+struct conn_rare {
     uint64_t frame_rst;        /* frame of the RST that ended it */
     uint64_t frame_icmp;       /* frame of the ICMP unreachable */
-    int64_t start_ns;          /* time of the first frame */
-    int64_t last_ns;           /* time of the last frame */
-    int64_t established_ns;    /* time the handshake completed */
     int64_t rst_ns;            /* time of the ending RST */
     int64_t idle_before_rst_ns; /* silence before the RST */
-    int64_t max_idle_ns;       /* longest silence between two of its frames */
-    int64_t last_gap_ns;       /* silence before the segment being processed */
     int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS ... */
     int64_t long_gap_end_ns;   /* ... and when it ended */
-    struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     struct stall_episode stall_longest; /* longest stall episode (kind NONE: none) */
     uint32_t stall_episodes;   /* how many stall episodes reached the threshold */
     uint32_t syn_times_us[CONN_MAX_SYN_TIMES]; /* client SYN times after the first, us */
     struct ip_addr icmp_src;   /* who sent the ICMP unreachable */
-    uint16_t flags;            /* CONN_* */
-    uint8_t rst_side;          /* enum side that sent the ending RST */
-    uint8_t rst_phase;         /* enum reset_phase */
     uint8_t icmp_type;
     uint8_t icmp_code;
     uint8_t icmp_ttl;
+    struct ep_rare ep[2];      /* [SIDE_CLIENT], [SIDE_SERVER] */
+};
+
+struct conn {
+    struct flow_key key;       /* index key (canonical) */
+    uint32_t idx;              /* flow table pool index */
+    uint32_t hash;             /* hash of key (flow table) */
+    struct conn_rare *rare;    /* NULL until needed: read through conn_rare() */
+    uint64_t id;               /* 1, 2, ... in order of first packet */
+    uint64_t first_frame;      /* first frame of this connection */
+    uint64_t last_frame;       /* last frame of this connection */
+    uint64_t frame_established; /* frame of the ACK that completed the handshake */
+    int64_t start_ns;          /* time of the first frame */
+    int64_t last_ns;           /* time of the last frame */
+    int64_t established_ns;    /* time the handshake completed */
+    int64_t max_idle_ns;       /* longest silence between two of its frames */
+    struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
+    uint16_t flags;            /* CONN_* */
+    uint8_t rst_side;          /* enum side that sent the ending RST */
+    uint8_t rst_phase;         /* enum reset_phase */
     uint8_t handshake;         /* enum handshake_seen */
 };
+
+/* The rare block of c, or an all-zero one when c has none. */
+static inline const struct conn_rare *conn_rare(const struct conn *c)
+{
+    extern const struct conn_rare conn_rare_none;
+    return c->rare ? c->rare : &conn_rare_none;
+}
+
+/* The rare counters of endpoint e of c (an all-zero block when c has none). */
+static inline const struct ep_rare *ep_rare(const struct conn *c, const struct endpoint *e)
+{
+    return &conn_rare(c)->ep[e - c->ep];
+}
 
 /* Index of name in names[0..count) (a NULL entry never matches); false when
  * absent. Shared by the *_from_name() parsers. */

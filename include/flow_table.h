@@ -2,38 +2,69 @@
 /*
  * flow_table.h - the table of live connections.
  *
- * A uthash table keyed by the canonical struct flow_key, plus two age lists
- * ordered by last activity (least recent first):
- *   - the active list: connections that may still change verdict;
- *   - the lingering list: connections that are finished (RST, or both FINs)
- *     and wait a short while for stray trailing segments before they are
- *     reported and freed.
- * Touching a connection moves it to the tail of its list in O(1), so expiry
- * and eviction look only at list heads.
+ * Three parts:
+ *   - a pool: connections live in chunks of FLOW_CHUNK, recycled through a
+ *     free list, so creating and freeing one costs no malloc() and no
+ *     allocator header, and a connection is named by a 32-bit index;
+ *   - an index: open addressing with linear probing over 64-bit slots, each
+ *     holding a connection's 32-bit hash and its pool index. A lookup reads
+ *     the slots (one cache line, usually) and touches only the connection
+ *     whose hash matches; deletion shifts the run back (no tombstones). The
+ *     index is kept at most half full.
+ *   - two age lists ordered by last activity (least recent first), linked
+ *     through a dense array of 32-bit (prev, next) pairs indexed like the
+ *     pool, not through the connections: moving a connection to the tail on
+ *     every packet then touches 8-byte links that stay in cache, not the
+ *     cold neighbours' structs:
+ *       the active list: connections that may still change verdict;
+ *       the lingering list: connections that are finished (RST, or both FINs)
+ *       and wait a short while for stray trailing segments before they are
+ *       reported and freed.
+ *     Touching a connection moves it to the tail of its list in O(1), so
+ *     expiry and eviction look only at list heads.
+ *
+ * uthash served here first; it costs 56 bytes of handle per connection and a
+ * chain walk over cold connections per miss, which was the top of the
+ * profile (docs/performance.md).
  *
  * The table owns the memory of the connections it holds; flow_table_remove()
- * hands ownership back to the caller, who frees with flow_table_free_conn().
+ * unlinks a connection (still valid) and flow_table_free_conn() returns it to
+ * the pool.
  */
 #ifndef TCPTRIAGE_FLOW_TABLE_H
 #define TCPTRIAGE_FLOW_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conn.h"
 
+#define FLOW_CHUNK 1024u /* connections per pool chunk */
+
+/* List links of one connection: pool index + 1 of its neighbours, 0: none. */
+struct flow_link {
+    uint32_t prev;
+    uint32_t next;
+};
+
 struct flow_list {
-    struct conn *head; /* least recently active */
-    struct conn *tail; /* most recently active */
+    uint32_t head; /* pool index + 1 of the least recently active, 0: empty */
+    uint32_t tail; /* ... of the most recently active */
     size_t count;
 };
 
 struct flow_table {
-    struct conn *hash;        /* uthash head */
+    uint64_t *slots;          /* index: (hash << 32) | (pool index + 1); 0 = empty */
+    size_t mask;              /* slots - 1 (a power of two), 0 before the first add */
+    struct conn **chunks;     /* pool */
+    struct flow_link *links;  /* age-list links, n_chunks * FLOW_CHUNK of them */
+    uint32_t n_chunks;
+    uint32_t free_head;       /* pool index + 1 of the first free connection, 0: none */
     struct flow_list active;  /* CONN_DONE clear */
     struct flow_list linger;  /* CONN_DONE set */
     size_t count;             /* connections held */
     size_t peak;              /* most held at once */
-    size_t bytes;             /* memory held by connections (approximate) */
+    size_t bytes;             /* memory held by connections (structs and rare blocks) */
 };
 
 /* Build the canonical key of a segment's (src, sport, dst, dport). Sets
@@ -41,19 +72,28 @@ struct flow_table {
 void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo);
 
 void flow_table_init(struct flow_table *t);
-/* Frees every connection still held. */
+/* Frees every connection still held, and the pool and index. */
 void flow_table_destroy(struct flow_table *t);
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k);
-/* Allocates a zeroed connection with key k, inserts it at the tail of the
- * active list. Returns NULL when out of memory. */
+/* Takes a zeroed connection with key k from the pool and inserts it at the
+ * tail of the active list. Returns NULL when out of memory. */
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k);
+/* The least recently active connection of list l (NULL: empty), and the
+ * one after c in c's list (NULL: c is the most recent). */
+struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l);
+struct conn *flow_table_next(const struct flow_table *t, const struct conn *c);
+struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
+
 /* Moves c to the tail of its list (active or lingering by CONN_DONE). */
 void flow_table_touch(struct flow_table *t, struct conn *c);
 /* Moves c from the active to the lingering list (sets CONN_DONE). */
 void flow_table_mark_done(struct flow_table *t, struct conn *c);
-/* Unlinks c from the table; the caller owns it afterwards. */
+/* Unlinks c from the index and its list; c stays valid until freed. */
 void flow_table_remove(struct flow_table *t, struct conn *c);
-void flow_table_free_conn(struct conn *c);
+/* Allocates c's rare block (zeroed); NULL when out of memory. */
+struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c);
+/* Returns a removed connection (and its rare block) to the pool. */
+void flow_table_free_conn(struct flow_table *t, struct conn *c);
 
 #endif

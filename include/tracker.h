@@ -90,6 +90,8 @@ struct tracker {
     tracker_event_fn event; /* may be NULL */
     void *ctx;
     int64_t now_ns;         /* latest capture time seen */
+    int64_t gap_ns;         /* silence before the segment being processed, on its connection */
+    struct conn_rare rare_sink; /* where rare evidence goes when its block cannot be allocated */
     uint64_t next_id;
 };
 

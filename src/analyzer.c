@@ -23,7 +23,7 @@ static void on_conn(void *ctx, const struct conn *c, enum conn_end why, int64_t 
     classify_connection(c, &a->classify, now_ns, &v);
     a->summary.connections++;
     a->summary.verdicts[v.verdict]++;
-    if (c->stall_episodes)
+    if (conn_rare(c)->stall_episodes)
         a->summary.stalled_episodes++;
     if (a->cfg.fail_on & (1u << v.verdict))
         a->fail_hit = true;
@@ -42,8 +42,8 @@ static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int
     classify_connection(c, &a->classify, now_ns, &v);
     if (ev == TEV_STALL_END)
         snprintf(v.reason, sizeof v.reason, "the %s stall ended after %.1f s",
-                 stall_kind_name((enum stall_kind)c->stall_longest.kind),
-                 (double)c->stall_longest.seconds_ns / 1e9);
+                 stall_kind_name((enum stall_kind)conn_rare(c)->stall_longest.kind),
+                 (double)conn_rare(c)->stall_longest.seconds_ns / 1e9);
     a->rep->ops->event(a->rep, c, ev, now_ns, v.reason);
 }
 

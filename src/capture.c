@@ -475,6 +475,28 @@ static enum capture_status direct_next(struct capture *cap, struct frame *f)
             return CAPTURE_END;
         if (cap->dr_done)
             return CAPTURE_END;
+        /* The common record: header and data already in the window, caplen
+         * within the snapshot length, no filter. Everything else takes the
+         * checked path below (same results, one condition at a time). */
+        uint64_t have = cap->buf_pos + cap->buf_len - cap->off;
+        if (have >= PCAP_REC_HDR && !cap->have_fcode) {
+            const uint8_t *rec = cap->buf + (cap->off - cap->buf_pos);
+            uint32_t caplen = rd32(rec + 8, cap->swapped);
+            if (caplen <= cap->snapshot && caplen <= PCAP_MAX_CAPLEN &&
+                have - PCAP_REC_HDR >= caplen) {
+                uint32_t sec_u = rd32(rec, cap->swapped), frac_u = rd32(rec + 4, cap->swapped);
+                int64_t sec = cap->swapped ? (int64_t)sec_u : (int64_t)(int32_t)sec_u;
+                int64_t frac = cap->swapped ? (int64_t)frac_u : (int64_t)(int32_t)frac_u;
+                cap->off += PCAP_REC_HDR + (size_t)caplen;
+                f->ts_ns = sec * 1000000000LL + (cap->nano ? frac : frac * 1000);
+                f->number = cap->next_number++;
+                f->caplen = caplen;
+                f->wirelen = rd32(rec + 12, cap->swapped);
+                f->link = cap->link;
+                f->bytes = rec + PCAP_REC_HDR;
+                return CAPTURE_FRAME;
+            }
+        }
         size_t left = direct_avail(cap, PCAP_REC_HDR);
         if (left == 0) {
             cap->dr_done = true; /* stdio's end of file is sticky too */

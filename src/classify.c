@@ -60,7 +60,7 @@ struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, i
     if (k == STALL_NONE || (c->flags & CONN_DONE))
         return ep;
     uint64_t frame;
-    int64_t start = stall_track_start(st, &frame);
+    int64_t start = stall_track_start(c, s, &frame);
     if (now_ns - start < threshold_ns)
         return ep;
     ep.start_frame = frame;
@@ -83,16 +83,16 @@ static void reason_refused(const struct conn *c, struct verdict_info *out)
         snprintf(out->reason, sizeof out->reason,
                  "The SYN to port %u was answered by RST from %s (TTL %u) and no SYN-ACK: "
                  "nothing listens there, or a firewall rejects it with a reset.",
-                 conn_port(c, SIDE_SERVER), ip, c->ep[SIDE_SERVER].rst_ttl);
-        out->verdict_frame = c->frame_rst;
+                 conn_port(c, SIDE_SERVER), ip, conn_rare(c)->ep[SIDE_SERVER].rst_ttl);
+        out->verdict_frame = conn_rare(c)->frame_rst;
     } else {
-        ip_addr_format(&c->icmp_src, c->key.ip_version, ip, sizeof ip);
+        ip_addr_format(&conn_rare(c)->icmp_src, c->key.ip_version, ip, sizeof ip);
         snprintf(out->reason, sizeof out->reason,
                  "The SYN to port %u was answered by ICMP%s unreachable (type %u code %u) from "
                  "%s (%s %u) and no SYN-ACK: a firewall or the host rejects it.",
-                 conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", c->icmp_type,
-                 c->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", c->icmp_ttl);
-        out->verdict_frame = c->frame_icmp;
+                 conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", conn_rare(c)->icmp_type,
+                 conn_rare(c)->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", conn_rare(c)->icmp_ttl);
+        out->verdict_frame = conn_rare(c)->frame_icmp;
     }
 }
 
@@ -104,7 +104,7 @@ static void syn_backoff_text(const struct conn *c, char *buf, size_t len)
     buf[0] = '\0';
     uint32_t prev = 0;
     for (uint32_t i = 0; i + 1 < n && i < CONN_MAX_SYN_TIMES && used < len; i++) {
-        uint32_t t = c->syn_times_us[i];
+        uint32_t t = conn_rare(c)->syn_times_us[i];
         int w = snprintf(buf + used, len - used, "%s%.1f s", i ? ", " : "",
                          (double)(t - prev) / 1e6);
         if (w < 0)
@@ -138,11 +138,11 @@ static void reason_unanswered(const struct conn *c, const struct classify_config
         }
     } else if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT) {
         out->verdict = VERDICT_UNANSWERED;
-        out->verdict_frame = c->frame_rst;
+        out->verdict_frame = conn_rare(c)->frame_rst;
         snprintf(out->reason, sizeof out->reason,
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
-                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, c->rst_ns - cl->ts_syn_last_ns));
+                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - cl->ts_syn_last_ns));
     } else {
         out->verdict = VERDICT_UNANSWERED;
         snprintf(out->reason, sizeof out->reason,
@@ -168,12 +168,12 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
     enum side by = (enum side)c->rst_side;
     const struct endpoint *e = &c->ep[by];
     char d[32], extra[96] = "";
-    out->verdict_frame = c->frame_rst;
+    out->verdict_frame = conn_rare(c)->frame_rst;
     /* A RST whose TTL differs from the rest of that side's traffic was
      * likely forged by a box on the path. */
-    if (e->ttl && e->rst_ttl && e->ttl != e->rst_ttl)
+    if (e->ttl && ep_rare(c, e)->rst_ttl && e->ttl != ep_rare(c, e)->rst_ttl)
         snprintf(extra, sizeof extra, " Its TTL (%u) differs from the %s's other segments (%u): "
-                 "a middlebox may have sent it.", e->rst_ttl, side_name(by), e->ttl);
+                 "a middlebox may have sent it.", ep_rare(c, e)->rst_ttl, side_name(by), e->ttl);
     const char *phase;
     switch ((enum reset_phase)c->rst_phase) {
     case PHASE_HANDSHAKE:
@@ -186,18 +186,18 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
         phase = "while established";
         break;
     }
-    if (c->long_gap_ns > c->idle_before_rst_ns && c->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
+    if (conn_rare(c)->long_gap_ns > conn_rare(c)->idle_before_rst_ns && conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
         char g[32];
         snprintf(out->reason, sizeof out->reason,
                  "The %s reset the connection %s, %s after the first segment that followed %s "
                  "of silence.%s",
-                 side_name(by), phase, classify_fmt_duration(d, sizeof d, c->rst_ns - c->long_gap_end_ns),
-                 classify_fmt_duration(g, sizeof g, c->long_gap_ns), extra);
+                 side_name(by), phase, classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns),
+                 classify_fmt_duration(g, sizeof g, conn_rare(c)->long_gap_ns), extra);
         return;
     }
     snprintf(out->reason, sizeof out->reason,
              "The %s reset the connection %s, after %s of silence.%s", side_name(by), phase,
-             classify_fmt_duration(d, sizeof d, c->idle_before_rst_ns), extra);
+             classify_fmt_duration(d, sizeof d, conn_rare(c)->idle_before_rst_ns), extra);
 }
 
 /* "; earlier it stalled 2.1 s (zero window on the server's side, from frame 9)" */
@@ -236,7 +236,7 @@ static void reason_stalled(const struct conn *c, struct verdict_info *out)
         snprintf(out->reason, sizeof out->reason,
                  "The %s has advertised a zero window for %s while the %s waits to send "
                  "(%u probes): the %s application is not reading.",
-                 side_name(blamed), d, side_name(sender), c->ep[sender].zw_probes,
+                 side_name(blamed), d, side_name(sender), conn_rare(c)->ep[sender].zw_probes,
                  side_name(blamed));
         break;
     case STALL_UNACKED_DATA:
@@ -291,7 +291,7 @@ void classify_connection(const struct conn *c, const struct classify_config *cfg
             (ongoing.kind == STALL_NONE || on.seconds_ns > ongoing.seconds_ns))
             ongoing = on;
     }
-    out->stall = c->stall_longest;
+    out->stall = conn_rare(c)->stall_longest;
     if (ongoing.kind != STALL_NONE &&
         (out->stall.kind == STALL_NONE || ongoing.seconds_ns >= out->stall.seconds_ns))
         out->stall = ongoing;

@@ -116,12 +116,16 @@ enum stall_kind stall_track_kind(const struct stall_track *st)
     return STALL_NONE;
 }
 
-int64_t stall_track_start(const struct stall_track *st, uint64_t *frame)
+int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame)
 {
-    bool use_inflight = st->inflight && (!st->zero || st->inflight_since_ns < st->zero_since_ns);
-    *frame = use_inflight ? st->inflight_frame : st->zero_frame;
-    return use_inflight ? st->inflight_since_ns : st->zero_since_ns;
+    const struct stall_track *st = &c->ep[s].stall;
+    const struct ep_rare *r = &conn_rare(c)->ep[s];
+    bool use_inflight = st->inflight && (!st->zero || st->inflight_since_ns < r->zero_since_ns);
+    *frame = use_inflight ? st->inflight_frame : r->zero_frame;
+    return use_inflight ? st->inflight_since_ns : r->zero_since_ns;
 }
+
+const struct conn_rare conn_rare_none;
 
 bool name_lookup(const char *const *names, unsigned count, const char *name, unsigned *index)
 {

@@ -1,70 +1,98 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * flow_table.c - uthash table of connections plus two O(1) age lists.
+ * flow_table.c - pool, open-addressing index and two O(1) age lists for the
+ * live connections.
  *
- * The key is canonical (lower address/port pair first) and zero-padded so
- * uthash can hash and compare it as raw bytes. Direction is kept in the
+ * The key is canonical (lower address/port pair first) and zero-padded so it
+ * can be hashed and compared as five 64-bit words. Direction is kept in the
  * connection (CONN_CLIENT_IS_LO), never in the key. See flow_table.h.
  */
-#include "fasthash.h" /* before uthash.h */
 #include "flow_table.h"
+
+#include "fasthash.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Compare two (address, port) endpoints for the canonical order. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+}
+#endif
+
+/* Compare two (address, port) endpoints for the canonical order: the
+ * address bytes as memcmp() would order them (as two big-endian words),
+ * then the port. */
 static int endpoint_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t a0 = load_be64(a->b), b0 = load_be64(b->b);
+    if (a0 != b0)
+        return a0 < b0 ? -1 : 1;
+    uint64_t a1 = load_be64(a->b + 8), b1 = load_be64(b->b + 8);
+    if (a1 != b1)
+        return a1 < b1 ? -1 : 1;
+#else
     int r = memcmp(a->b, b->b, sizeof a->b);
     if (r != 0)
         return r;
+#endif
     return (pa > pb) - (pa < pb);
 }
 
 void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
 {
-    memset(k, 0, sizeof *k);
+    bool lo = endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) <= 0;
+    k->addr_lo = lo ? seg->src : seg->dst;
+    k->addr_hi = lo ? seg->dst : seg->src;
+    k->port_lo = lo ? seg->sport : seg->dport;
+    k->port_hi = lo ? seg->dport : seg->sport;
     k->ip_version = seg->ip_version;
-    if (endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) <= 0) {
-        k->addr_lo = seg->src;
-        k->port_lo = seg->sport;
-        k->addr_hi = seg->dst;
-        k->port_hi = seg->dport;
-        *src_is_lo = true;
-    } else {
-        k->addr_lo = seg->dst;
-        k->port_lo = seg->dport;
-        k->addr_hi = seg->src;
-        k->port_hi = seg->sport;
-        *src_is_lo = false;
-    }
+    k->pad[0] = k->pad[1] = k->pad[2] = 0;
+    *src_is_lo = lo;
+}
+
+_Static_assert(sizeof(struct flow_key) == 40, "flow_key is compared as five 64-bit words");
+
+static bool key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+    uint64_t x[5], y[5];
+    memcpy(x, a, sizeof x);
+    memcpy(y, b, sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
 }
 
 /* ---- age lists ---------------------------------------------------------- */
 
-static void list_append(struct flow_list *l, struct conn *c)
+static struct conn *pool_at(const struct flow_table *t, uint32_t idx);
+
+static void list_append(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
-    c->lru_next = NULL;
-    c->lru_prev = l->tail;
+    uint32_t me = c->idx + 1;
+    t->links[c->idx] = (struct flow_link){.prev = l->tail, .next = 0};
     if (l->tail)
-        l->tail->lru_next = c;
+        t->links[l->tail - 1].next = me;
     else
-        l->head = c;
-    l->tail = c;
+        l->head = me;
+    l->tail = me;
     l->count++;
 }
 
-static void list_unlink(struct flow_list *l, struct conn *c)
+static void list_unlink(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
-    if (c->lru_prev)
-        c->lru_prev->lru_next = c->lru_next;
+    struct flow_link *k = &t->links[c->idx];
+    if (k->prev)
+        t->links[k->prev - 1].next = k->next;
     else
-        l->head = c->lru_next;
-    if (c->lru_next)
-        c->lru_next->lru_prev = c->lru_prev;
+        l->head = k->next;
+    if (k->next)
+        t->links[k->next - 1].prev = k->prev;
     else
-        l->tail = c->lru_prev;
-    c->lru_prev = c->lru_next = NULL;
+        l->tail = k->prev;
+    k->prev = k->next = 0;
     l->count--;
 }
 
@@ -73,7 +101,133 @@ static struct flow_list *list_of(struct flow_table *t, const struct conn *c)
     return (c->flags & CONN_DONE) ? &t->linger : &t->active;
 }
 
-/* ---- table ------------------------------------------------------------- */
+struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l)
+{
+    return l->head ? pool_at(t, l->head - 1) : NULL;
+}
+
+struct conn *flow_table_next(const struct flow_table *t, const struct conn *c)
+{
+    uint32_t n = t->links[c->idx].next;
+    return n ? pool_at(t, n - 1) : NULL;
+}
+
+struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)
+{
+    uint32_t n = t->links[c->idx].prev;
+    return n ? pool_at(t, n - 1) : NULL;
+}
+
+/* ---- pool --------------------------------------------------------------- */
+
+static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
+{
+    return &t->chunks[idx / FLOW_CHUNK][idx % FLOW_CHUNK];
+}
+
+/* A zeroed connection from the free list (or a new chunk); NULL when out of
+ * memory. A free connection links to the next through its `hash` field. */
+static struct conn *pool_take(struct flow_table *t)
+{
+    if (!t->free_head) {
+        if (t->n_chunks >= UINT32_MAX / FLOW_CHUNK - 1)
+            return NULL;
+        struct conn **chunks = realloc(t->chunks, (t->n_chunks + 1) * sizeof *chunks);
+        if (!chunks)
+            return NULL;
+        t->chunks = chunks;
+        struct flow_link *links =
+            realloc(t->links, (size_t)(t->n_chunks + 1) * FLOW_CHUNK * sizeof *links);
+        if (!links)
+            return NULL;
+        t->links = links;
+        struct conn *chunk = malloc(FLOW_CHUNK * sizeof *chunk);
+        if (!chunk)
+            return NULL;
+        uint32_t base = t->n_chunks * FLOW_CHUNK;
+        t->chunks[t->n_chunks++] = chunk;
+        for (uint32_t i = FLOW_CHUNK; i-- > 0;) {
+            chunk[i].hash = t->free_head;
+            t->free_head = base + i + 1;
+        }
+    }
+    uint32_t idx = t->free_head - 1;
+    struct conn *c = pool_at(t, idx);
+    t->free_head = c->hash;
+    memset(c, 0, sizeof *c);
+    c->idx = idx;
+    return c;
+}
+
+static void pool_put(struct flow_table *t, struct conn *c)
+{
+    c->hash = t->free_head;
+    t->free_head = c->idx + 1;
+}
+
+/* ---- index -------------------------------------------------------------- */
+
+static uint64_t slot_of(const struct conn *c)
+{
+    return ((uint64_t)c->hash << 32) | ((uint64_t)c->idx + 1);
+}
+
+/* Doubles the index (or makes the first one); false when out of memory. */
+static bool index_grow(struct flow_table *t)
+{
+    size_t n = t->mask ? (t->mask + 1) * 2 : 1024;
+    uint64_t *slots = calloc(n, sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        uint64_t s = t->slots[i];
+        if (!s)
+            continue;
+        size_t j = (size_t)(s >> 32) & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = s;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = n - 1;
+    return true;
+}
+
+/* The slot holding c. */
+static size_t index_slot(const struct flow_table *t, const struct conn *c)
+{
+    uint64_t want = slot_of(c);
+    size_t i = c->hash & t->mask;
+    while (t->slots[i] != want)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+/* Empties slot i, moving later members of its run back so every lookup
+ * still finds them without crossing an empty slot (Knuth's algorithm R). */
+static void index_delete(struct flow_table *t, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        t->slots[i] = 0;
+        for (;;) {
+            j = (j + 1) & t->mask;
+            if (!t->slots[j])
+                return;
+            size_t home = (size_t)(t->slots[j] >> 32) & t->mask;
+            /* Can slot j's entry move to i? Only if its home is not in the
+             * cyclic range (i, j]. */
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays)
+                break;
+        }
+        t->slots[i] = t->slots[j];
+        i = j;
+    }
+}
+
+/* ---- table -------------------------------------------------------------- */
 
 void flow_table_init(struct flow_table *t)
 {
@@ -82,30 +236,49 @@ void flow_table_init(struct flow_table *t)
 
 void flow_table_destroy(struct flow_table *t)
 {
-    struct conn *c, *tmp;
-    HASH_ITER(hh, t->hash, c, tmp)
-    {
-        HASH_DEL(t->hash, c);
-        free(c);
-    }
+    struct flow_list *lists[2] = {&t->active, &t->linger};
+    for (int l = 0; l < 2; l++)
+        for (struct conn *c = flow_list_head(t, lists[l]); c; c = flow_table_next(t, c))
+            free(c->rare);
+    for (uint32_t i = 0; i < t->n_chunks; i++)
+        free(t->chunks[i]);
+    free(t->chunks);
+    free(t->links);
+    free(t->slots);
     flow_table_init(t);
 }
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
 {
-    struct conn *c = NULL;
-    HASH_FIND(hh, t->hash, k, sizeof *k, c);
-    return c;
+    if (!t->mask)
+        return NULL;
+    uint32_t h = fasthash(k, sizeof *k);
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (!s)
+            return NULL;
+        if ((uint32_t)(s >> 32) == h) {
+            struct conn *c = pool_at(t, (uint32_t)s - 1);
+            if (key_equal(&c->key, k))
+                return c;
+        }
+    }
 }
 
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k)
 {
-    struct conn *c = calloc(1, sizeof *c);
+    if ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t))
+        return NULL;
+    struct conn *c = pool_take(t);
     if (!c)
         return NULL;
     c->key = *k;
-    HASH_ADD(hh, t->hash, key, sizeof c->key, c);
-    list_append(&t->active, c);
+    c->hash = fasthash(k, sizeof *k);
+    size_t i = c->hash & t->mask;
+    while (t->slots[i])
+        i = (i + 1) & t->mask;
+    t->slots[i] = slot_of(c);
+    list_append(t, &t->active, c);
     t->count++;
     if (t->count > t->peak)
         t->peak = t->count;
@@ -116,10 +289,10 @@ struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k)
 void flow_table_touch(struct flow_table *t, struct conn *c)
 {
     struct flow_list *l = list_of(t, c);
-    if (l->tail == c)
+    if (l->tail == c->idx + 1)
         return;
-    list_unlink(l, c);
-    list_append(l, c);
+    list_unlink(t, l, c);
+    list_append(t, l, c);
 }
 
 void flow_table_mark_done(struct flow_table *t, struct conn *c)
@@ -128,20 +301,32 @@ void flow_table_mark_done(struct flow_table *t, struct conn *c)
         flow_table_touch(t, c);
         return;
     }
-    list_unlink(&t->active, c);
+    list_unlink(t, &t->active, c);
     c->flags |= CONN_DONE;
-    list_append(&t->linger, c);
+    list_append(t, &t->linger, c);
 }
 
 void flow_table_remove(struct flow_table *t, struct conn *c)
 {
-    list_unlink(list_of(t, c), c);
-    HASH_DEL(t->hash, c);
+    list_unlink(t, list_of(t, c), c);
+    index_delete(t, index_slot(t, c));
     t->count--;
-    t->bytes -= sizeof *c;
+    t->bytes -= sizeof *c + (c->rare ? sizeof *c->rare : 0);
 }
 
-void flow_table_free_conn(struct conn *c)
+struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
 {
-    free(c);
+    if (!c->rare) {
+        c->rare = calloc(1, sizeof *c->rare);
+        if (c->rare)
+            t->bytes += sizeof *c->rare;
+    }
+    return c->rare;
+}
+
+void flow_table_free_conn(struct flow_table *t, struct conn *c)
+{
+    free(c->rare);
+    c->rare = NULL;
+    pool_put(t, c);
 }

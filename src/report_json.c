@@ -249,22 +249,22 @@ static void json_connection(struct reporter *base, const struct conn *c,
         jw_lit(w, ",\"reset\":{\"phase\":\"");
         jw_lit(w, reset_phase_name((enum reset_phase)c->rst_phase));
         jw_mem(w, "\"", 1);
-        jw_key_u64(w, "frame", c->frame_rst);
-        jw_time(w, "time", c->rst_ns, dg);
-        jw_time(w, "idle_before", c->idle_before_rst_ns, dg);
-        jw_key_u64(w, "ttl", c->ep[c->rst_side].rst_ttl);
+        jw_key_u64(w, "frame", conn_rare(c)->frame_rst);
+        jw_time(w, "time", conn_rare(c)->rst_ns, dg);
+        jw_time(w, "idle_before", conn_rare(c)->idle_before_rst_ns, dg);
+        jw_key_u64(w, "ttl", conn_rare(c)->ep[c->rst_side].rst_ttl);
         jw_mem(w, "}", 1);
     }
     if (c->flags & CONN_ICMP) {
         char b[64];
-        ip_addr_format(&c->icmp_src, ver, b, sizeof b);
+        ip_addr_format(&conn_rare(c)->icmp_src, ver, b, sizeof b);
         jw_lit(w, ",\"icmp\":{\"from\":\"");
         jw_lit(w, b);
         jw_mem(w, "\"", 1);
-        jw_key_u64(w, "type", c->icmp_type);
-        jw_key_u64(w, "code", c->icmp_code);
-        jw_key_u64(w, "ttl", c->icmp_ttl);
-        jw_key_u64(w, "frame", c->frame_icmp);
+        jw_key_u64(w, "type", conn_rare(c)->icmp_type);
+        jw_key_u64(w, "code", conn_rare(c)->icmp_code);
+        jw_key_u64(w, "ttl", conn_rare(c)->icmp_ttl);
+        jw_key_u64(w, "frame", conn_rare(c)->frame_icmp);
         jw_mem(w, "}", 1);
     }
     if (cl->syns > 1) {
@@ -273,23 +273,23 @@ static void json_connection(struct reporter *base, const struct conn *c,
         for (uint32_t i = 0; i + 1 < cl->syns && i < CONN_MAX_SYN_TIMES; i++) {
             char b[32];
             int n = snprintf(b, sizeof b, "%s%.3f", i ? "," : "",
-                             (double)(c->syn_times_us[i] - prev) / 1e6);
+                             (double)(conn_rare(c)->syn_times_us[i] - prev) / 1e6);
             jw_mem(w, b, n > 0 ? (size_t)n : 0);
-            prev = c->syn_times_us[i];
+            prev = conn_rare(c)->syn_times_us[i];
         }
         jw_mem(w, "]", 1);
     }
     jw_key_u64(w, "synack_retransmits", sv->syns > 1 ? sv->syns - 1 : 0);
-    jw_pair(w, "fast_retransmits", cl->rtx_fast, sv->rtx_fast);
-    jw_pair(w, "spurious_retransmits", cl->rtx_spurious, sv->rtx_spurious);
-    jw_pair(w, "zero_windows", cl->zero_windows, sv->zero_windows);
-    jw_pair(w, "zero_window_probes", cl->zw_probes, sv->zw_probes);
-    jw_pair(w, "keepalives", cl->keepalives, sv->keepalives);
-    jw_pair(w, "rst_ignored", cl->rst_ignored, sv->rst_ignored);
-    jw_pair(w, "nagle_holds", cl->nagle_events, sv->nagle_events);
-    jw_pair(w, "ack_gaps", cl->ack_gaps, sv->ack_gaps);
-    jw_key_u64(w, "synack_after_ack", sv->synack_after_ack);
-    jw_key_u64(w, "stall_episodes", c->stall_episodes);
+    jw_pair(w, "fast_retransmits", ep_rare(c, cl)->rtx_fast, ep_rare(c, sv)->rtx_fast);
+    jw_pair(w, "spurious_retransmits", ep_rare(c, cl)->rtx_spurious, ep_rare(c, sv)->rtx_spurious);
+    jw_pair(w, "zero_windows", ep_rare(c, cl)->zero_windows, ep_rare(c, sv)->zero_windows);
+    jw_pair(w, "zero_window_probes", ep_rare(c, cl)->zw_probes, ep_rare(c, sv)->zw_probes);
+    jw_pair(w, "keepalives", ep_rare(c, cl)->keepalives, ep_rare(c, sv)->keepalives);
+    jw_pair(w, "rst_ignored", ep_rare(c, cl)->rst_ignored, ep_rare(c, sv)->rst_ignored);
+    jw_pair(w, "nagle_holds", ep_rare(c, cl)->nagle_events, ep_rare(c, sv)->nagle_events);
+    jw_pair(w, "ack_gaps", ep_rare(c, cl)->ack_gaps, ep_rare(c, sv)->ack_gaps);
+    jw_key_u64(w, "synack_after_ack", ep_rare(c, sv)->synack_after_ack);
+    jw_key_u64(w, "stall_episodes", conn_rare(c)->stall_episodes);
     jw_time(w, "max_idle", c->max_idle_ns, dg);
     jw_pair(w, "fin_frames", cl->frame_fin, sv->frame_fin);
     jw_pair(w, "mss", cl->mss, sv->mss);

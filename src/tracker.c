@@ -296,6 +296,16 @@ enum side tracker_sender_side(const struct conn *c, const struct tcp_segment *se
     return SIDE_SERVER;
 }
 
+/* The side that sent a segment, from which end of c's key its source is
+ * (flow_key_make()). The same as tracker_sender_side() without comparing
+ * addresses: a connection between two identical endpoints has the source
+ * "lo" both ways, and its client is "lo" too, so every segment is the
+ * client's, as tracker_sender_side() says. */
+static enum side side_of(const struct conn *c, bool src_is_lo)
+{
+    return src_is_lo == ((c->flags & CONN_CLIENT_IS_LO) != 0) ? SIDE_CLIENT : SIDE_SERVER;
+}
+
 /* Ports at or above this are taken as ephemeral (Linux's default range is
  * 32768-60999, Windows' and IANA's 49152-65535). */
 #define EPHEMERAL_PORT_MIN 32768u
@@ -335,6 +345,20 @@ static uint32_t data_in_flight(const struct conn *c, enum side s)
     return n;
 }
 
+/* The rare block of c, allocated on first use. Out of memory, the evidence
+ * goes to a scratch block and the failure is counted. */
+static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
+{
+    if (c->rare)
+        return c->rare;
+    struct conn_rare *r = flow_table_rare(&t->table, c);
+    if (r)
+        return r;
+    t->cnt.alloc_failures++;
+    memset(&t->rare_sink, 0, sizeof t->rare_sink);
+    return &t->rare_sink;
+}
+
 /* ======================================================================== */
 /* Stall episodes                                                            */
 
@@ -344,27 +368,32 @@ static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t 
     struct stall_track *st = &c->ep[s].stall;
     enum stall_kind k = stall_track_kind(st);
     uint64_t frame;
-    int64_t start = stall_track_start(st, &frame);
+    int64_t start = stall_track_start(c, s, &frame);
     if (k != STALL_NONE && now_ns - start >= t->cfg.stall_threshold_ns) {
         int64_t dur = now_ns - start;
-        c->stall_episodes++;
-        if (dur > c->stall_longest.seconds_ns || c->stall_longest.kind == STALL_NONE) {
-            c->stall_longest.start_ns = start;
-            c->stall_longest.start_frame = frame;
-            c->stall_longest.idle_before_ns = st->idle_before_ns;
-            c->stall_longest.seconds_ns = dur;
-            c->stall_longest.kind = (uint8_t)k;
-            c->stall_longest.blamed = (uint8_t)side_peer(s);
-            c->stall_longest.ongoing = 0;
+        struct conn_rare *r = rare_of(t, c);
+        r->stall_episodes++;
+        if (dur > r->stall_longest.seconds_ns || r->stall_longest.kind == STALL_NONE) {
+            r->stall_longest.start_ns = start;
+            r->stall_longest.start_frame = frame;
+            r->stall_longest.idle_before_ns = st->idle_before_ns;
+            r->stall_longest.seconds_ns = dur;
+            r->stall_longest.kind = (uint8_t)k;
+            r->stall_longest.blamed = (uint8_t)side_peer(s);
+            r->stall_longest.ongoing = 0;
         }
         if (t->event)
             t->event(t->ctx, c, TEV_STALL_END, now_ns);
     }
     memset(st, 0, sizeof *st);
+    if (c->rare) {
+        c->rare->ep[s].zero_since_ns = 0;
+        c->rare->ep[s].zero_frame = 0;
+    }
 }
 
 /* Re-open tracking for data sent by s after progress at now. */
-static void stall_reopen(struct conn *c, enum side s, int64_t now_ns)
+static void stall_reopen(struct tracker *t, struct conn *c, enum side s, int64_t now_ns)
 {
     struct stall_track *st = &c->ep[s].stall;
     if (data_in_flight(c, s) > 0) {
@@ -373,14 +402,15 @@ static void stall_reopen(struct conn *c, enum side s, int64_t now_ns)
         st->inflight_frame = c->last_frame;
     }
     if (c->ep[side_peer(s)].flags & EP_ZERO_WINDOW) {
+        struct ep_rare *r = &rare_of(t, c)->ep[s];
         st->zero = 1;
-        st->zero_since_ns = now_ns;
-        st->zero_frame = c->last_frame;
+        r->zero_since_ns = now_ns;
+        r->zero_frame = c->last_frame;
     }
 }
 
 /* After a segment: start tracking newly outstanding data, note window-full. */
-static void stall_observe(struct conn *c, enum side s, int64_t now_ns)
+static void stall_observe(struct tracker *t, struct conn *c, enum side s, int64_t now_ns)
 {
     struct stall_track *st = &c->ep[s].stall;
     const struct endpoint *r = &c->ep[side_peer(s)];
@@ -389,7 +419,7 @@ static void stall_observe(struct conn *c, enum side s, int64_t now_ns)
         st->inflight = 1;
         st->inflight_since_ns = now_ns;
         st->inflight_frame = c->last_frame;
-        st->idle_before_ns = c->last_gap_ns;
+        st->idle_before_ns = t->gap_ns;
     }
     if (inflight > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
         inflight >= r->win_bytes)
@@ -403,24 +433,27 @@ static void emit_and_free(struct tracker *t, struct conn *c, enum conn_end why, 
 {
     flow_table_remove(&t->table, c);
     t->emit(t->ctx, c, why, now_ns);
-    flow_table_free_conn(c);
+    flow_table_free_conn(&t->table, c);
 }
 
 /* Finished connections wait linger_ns after their last frame. */
 static void expire_lingering(struct tracker *t, int64_t now_ns)
 {
-    while (t->table.linger.head && now_ns - t->table.linger.head->last_ns >= t->cfg.linger_ns)
-        emit_and_free(t, t->table.linger.head, END_FINISHED, now_ns);
+    struct conn *c;
+    while ((c = flow_list_head(&t->table, &t->table.linger)) &&
+           now_ns - c->last_ns >= t->cfg.linger_ns)
+        emit_and_free(t, c, END_FINISHED, now_ns);
 }
 
 /* Make room for one more connection. */
 static void make_room(struct tracker *t, int64_t now_ns)
 {
     while (t->table.count >= t->cfg.max_connections && t->table.count > 0) {
-        if (t->table.linger.head) {
-            emit_and_free(t, t->table.linger.head, END_FINISHED, now_ns);
+        struct conn *c = flow_list_head(&t->table, &t->table.linger);
+        if (c) {
+            emit_and_free(t, c, END_FINISHED, now_ns);
         } else {
-            struct conn *c = t->table.active.head;
+            c = flow_list_head(&t->table, &t->table.active);
             c->flags |= CONN_EVICTED;
             t->cnt.evicted++;
             emit_and_free(t, c, END_EVICTED, now_ns);
@@ -451,13 +484,13 @@ static void maybe_fully_closed(struct tracker *t, struct conn *c, int64_t now_ns
 
 /* Does this segment start a new connection on c's tuple? (RFC 9293 3.10.7.4,
  * RFC 5961 4: a SYN on a live connection is not a new one.) */
-static bool starts_new_connection(const struct conn *c, const struct tcp_segment *seg)
+static bool starts_new_connection(const struct conn *c, enum side s,
+                                  const struct tcp_segment *seg)
 {
     if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
         return false;
     if (c->flags & CONN_DONE)
         return true;
-    enum side s = tracker_sender_side(c, seg);
     const struct endpoint *e = &c->ep[s];
     if (c->flags & CONN_ESTABLISHED)
         return false;
@@ -537,7 +570,8 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
 {
     struct endpoint *e = &c->ep[s];
     bool is_synack = (seg->flags & TCP_ACK) != 0;
-    e->syns++;
+    if (e->syns < UINT16_MAX)
+        e->syns++;
     if (!(e->flags & EP_SYN)) {
         e->flags |= EP_SYN | EP_SEQ_KNOWN;
         e->isn = seg->seq;
@@ -555,11 +589,11 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
     }
     /* A retransmitted SYN / SYN-ACK. */
     if (s == SIDE_CLIENT && e->syns >= 2 && e->syns - 2 < CONN_MAX_SYN_TIMES)
-        c->syn_times_us[e->syns - 2] =
+        rare_of(t, c)->syn_times_us[e->syns - 2] =
             (uint32_t)clamp_us_to_u32((f->ts_ns - e->ts_syn_ns) / 1000);
     e->ts_syn_last_ns = f->ts_ns;
     if (s == SIDE_SERVER && is_synack && (c->flags & CONN_ESTABLISHED))
-        e->synack_after_ack++; /* the ACK reached it, yet it did not take it (accept queue full?) */
+        rare_of(t, c)->ep[s].synack_after_ack++; /* the ACK reached it, yet it did not take it (accept queue full?) */
     if (s == SIDE_SERVER && is_synack && !(c->flags & CONN_ESTABLISHED) && t->event &&
         e->syns == 2)
         t->event(t->ctx, c, TEV_HALF_OPEN, f->ts_ns);
@@ -625,23 +659,24 @@ static void on_rst(struct tracker *t, struct conn *c, enum side s, const struct 
 {
     struct endpoint *e = &c->ep[s];
     if (!rst_acceptable(c, s, seg)) {
-        e->rst_ignored++;
+        rare_of(t, c)->ep[s].rst_ignored++;
         return;
     }
     e->flags |= EP_RST;
-    if (!e->frame_rst) {
-        e->frame_rst = f->number;
-        e->rst_ttl = seg->ttl;
+    struct conn_rare *r = rare_of(t, c);
+    if (!r->ep[s].frame_rst) {
+        r->ep[s].frame_rst = f->number;
+        r->ep[s].rst_ttl = seg->ttl;
     }
     if (c->flags & CONN_RST)
         return; /* the first RST decided */
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
     int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
     c->flags |= CONN_RST;
-    c->frame_rst = f->number;
-    c->rst_ns = f->ts_ns;
+    r->frame_rst = f->number;
+    r->rst_ns = f->ts_ns;
     c->rst_side = (uint8_t)s;
-    c->idle_before_rst_ns = idle_ns;
+    r->idle_before_rst_ns = idle_ns;
     if (fins == 2)
         c->rst_phase = PHASE_CLOSED;
     else if (fins == 1)
@@ -681,30 +716,31 @@ static void nagle_on_ack(struct conn *c, enum side s, const struct tcp_segment *
                          int64_t now_ns)
 {
     struct endpoint *pe = &c->ep[side_peer(s)];
-    if (seg->payload_bytes || !pe->small_sent_ns || conn_in_flight(c, side_peer(s)) != 0)
+    if (seg->payload_bytes || !(pe->flags & EP_SMALL_HELD) ||
+        conn_in_flight(c, side_peer(s)) != 0)
         return;
-    int64_t delay = now_ns - pe->small_sent_ns;
-    pe->small_sent_ns = 0;
-    if (delay >= NAGLE_MIN_DELAY_NS) {
-        pe->ack_release_ns = now_ns;
-        pe->ack_release_delay_ns = delay;
-    }
+    pe->flags &= (uint16_t)~EP_SMALL_HELD;
+    if (now_ns - pe->small_sent_ns >= NAGLE_MIN_DELAY_NS)
+        pe->ack_release_ns = now_ns; /* the delay is ack_release_ns - small_sent_ns */
 }
 
 /* Data from s: was it held by Nagle until the ACK that just arrived? */
-static void nagle_on_data(struct conn *c, enum side s, uint32_t len, uint32_t inflight_before,
-                          int64_t now_ns)
+static void nagle_on_data(struct tracker *t, struct conn *c, enum side s, uint32_t len,
+                          uint32_t inflight_before, int64_t now_ns)
 {
     struct endpoint *e = &c->ep[s];
     if (!is_small(c, s, len))
         return;
     if (e->ack_release_ns && now_ns - e->ack_release_ns <= NAGLE_FOLLOW_NS) {
-        e->nagle_events++;
-        e->nagle_delay_ns += e->ack_release_delay_ns;
+        struct ep_rare *r = &rare_of(t, c)->ep[s];
+        r->nagle_events++;
+        r->nagle_delay_ns += e->ack_release_ns - e->small_sent_ns;
     }
     e->ack_release_ns = 0;
-    if (inflight_before == 0)
+    if (inflight_before == 0) {
         e->small_sent_ns = now_ns;
+        e->flags |= EP_SMALL_HELD;
+    }
 }
 
 /* The ACK carried by a segment from s: progress for the peer's data. */
@@ -725,16 +761,17 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
         stall_close(t, c, p, now_ns);
         if ((pe->flags & EP_SEQ_KNOWN) && seq_gt(seg->ack, pe->snd_nxt)) {
             pe->snd_nxt = seg->ack; /* data we did not capture */
-            e->ack_gaps++;
+            rare_of(t, c)->ep[s].ack_gaps++;
         }
         nagle_on_ack(c, s, seg, now_ns);
-        stall_reopen(c, p, now_ns);
+        stall_reopen(t, c, p, now_ns);
     } else if (seg->ack == e->ack && seg->payload_bytes == 0 &&
                !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->window == prev_win) {
-        e->dupacks++;
+        if (e->dupacks < UINT16_MAX)
+            e->dupacks++;
         if (pe->flags & EP_KA_PENDING) {
             pe->flags &= (uint16_t)~EP_KA_PENDING;
-            pe->keepalive_acks++;
+            rare_of(t, c)->ep[p].keepalive_acks++;
         }
     }
     if ((pe->flags & EP_FIN) && !(pe->flags & EP_FIN_ACKED) &&
@@ -749,8 +786,8 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
 
 /* The sequence space of a segment from s: new data, retransmission,
  * keepalive or zero-window probe. */
-static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *seg,
-                        int64_t now_ns)
+static void on_sequence(struct tracker *t, struct conn *c, enum side s,
+                        const struct tcp_segment *seg, int64_t now_ns)
 {
     struct endpoint *e = &c->ep[s];
     const struct endpoint *pe = &c->ep[side_peer(s)];
@@ -775,23 +812,24 @@ static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *s
      * peer's window is zero, a zero-window probe (Linux probes this way). */
     bool all_acked = (pe->flags & EP_ACK_KNOWN) && seq_geq(pe->ack, e->snd_nxt);
     if (!fin && len <= 1 && seg->seq == e->snd_nxt - 1 && (all_acked || peer_zero)) {
+        struct ep_rare *r = &rare_of(t, c)->ep[s];
         if (peer_zero) {
-            e->zw_probes++;
+            r->zw_probes++;
             e->stall.probed = 1;
         } else {
-            if (e->keepalives)
-                e->keepalive_gap_ns = now_ns - e->ts_keepalive_ns;
+            if (r->keepalives)
+                r->keepalive_gap_ns = now_ns - r->ts_keepalive_ns;
             else
-                e->keepalive_idle_ns = c->last_gap_ns;
-            e->ts_keepalive_ns = now_ns;
-            e->keepalives++;
+                r->keepalive_idle_ns = t->gap_ns;
+            r->ts_keepalive_ns = now_ns;
+            r->keepalives++;
             e->flags |= EP_KA_PENDING;
         }
         return;
     }
     if (len == 0 && !fin) {
         if (peer_zero && seq_lt(seg->seq, e->snd_nxt)) {
-            e->zw_probes++;
+            rare_of(t, c)->ep[s].zw_probes++;
             e->stall.probed = 1;
         }
         return; /* a pure ACK */
@@ -800,18 +838,18 @@ static void on_sequence(struct conn *c, enum side s, const struct tcp_segment *s
         /* Starts below what was already sent: a retransmission. */
         e->retransmits++;
         if ((pe->flags & EP_ACK_KNOWN) && seq_leq(end, pe->ack)) {
-            e->rtx_spurious++;
+            rare_of(t, c)->ep[s].rtx_spurious++;
         } else {
             if (pe->dupacks >= 3 || (pe->flags & EP_SACK_SEEN))
-                e->rtx_fast++;
+                rare_of(t, c)->ep[s].rtx_fast++;
             e->stall.retransmitted = 1;
         }
     } else if (peer_zero && len > 0) {
         /* New data into a zero window: a probe (BSD / Windows style). */
-        e->zw_probes++;
+        rare_of(t, c)->ep[s].zw_probes++;
         e->stall.probed = 1;
     } else if (len > 0) {
-        nagle_on_data(c, s, len, conn_in_flight(c, s), now_ns);
+        nagle_on_data(t, c, s, len, conn_in_flight(c, s), now_ns);
     }
     if (seq_gt(end, e->snd_nxt))
         e->snd_nxt = end;
@@ -832,19 +870,20 @@ static void on_window(struct tracker *t, struct conn *c, enum side s,
         win <<= e->wscale;
     e->win_bytes = win;
     if (seg->window == 0) {
-        e->zero_windows++;
+        struct conn_rare *r = rare_of(t, c);
+        r->ep[s].zero_windows++;
         if (!(e->flags & EP_ZERO_WINDOW)) {
             e->flags |= EP_ZERO_WINDOW;
             if (!c->ep[p].stall.zero) {
                 c->ep[p].stall.zero = 1;
-                c->ep[p].stall.zero_since_ns = now_ns;
-                c->ep[p].stall.zero_frame = c->last_frame;
+                r->ep[p].zero_since_ns = now_ns;
+                r->ep[p].zero_frame = c->last_frame;
             }
         }
     } else if (e->flags & EP_ZERO_WINDOW) {
         e->flags &= (uint16_t)~EP_ZERO_WINDOW;
         stall_close(t, c, p, now_ns); /* the window opened: progress */
-        stall_reopen(c, p, now_ns);
+        stall_reopen(t, c, p, now_ns);
     }
 }
 
@@ -872,7 +911,7 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     if (c->flags & CONN_RST) {
         /* A FIN right behind the peer's RST crossed it on the wire: it was
          * sent before the RST arrived, so it counts for the phase. */
-        if (s != c->rst_side && f->ts_ns - c->rst_ns <= crossing_window_ns(c)) {
+        if (s != c->rst_side && f->ts_ns - conn_rare(c)->rst_ns <= crossing_window_ns(c)) {
             int fins = ((pe->flags & EP_FIN) != 0) + 1;
             c->rst_phase = (uint8_t)(fins == 2 ? PHASE_CLOSED : PHASE_CLOSING);
         }
@@ -887,10 +926,9 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     }
 }
 
-static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segment *seg,
-                       const struct frame *f)
+static void on_segment(struct tracker *t, struct conn *c, enum side s,
+                       const struct tcp_segment *seg, const struct frame *f)
 {
-    enum side s = tracker_sender_side(c, seg);
     struct endpoint *e = &c->ep[s];
     int64_t ts = f->ts_ns;
     if (ts < c->last_ns) {
@@ -900,10 +938,11 @@ static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segme
     int64_t idle = ts - c->last_ns;
     if (idle > c->max_idle_ns)
         c->max_idle_ns = idle;
-    c->last_gap_ns = idle;
+    t->gap_ns = idle;
     if (idle >= CONN_LONG_GAP_NS) {
-        c->long_gap_ns = idle;
-        c->long_gap_end_ns = ts;
+        struct conn_rare *r = rare_of(t, c);
+        r->long_gap_ns = idle;
+        r->long_gap_end_ns = ts;
     }
     c->last_ns = ts;
     c->last_frame = f->number;
@@ -926,35 +965,35 @@ static void on_segment(struct tracker *t, struct conn *c, const struct tcp_segme
     else
         maybe_established(t, c, s, seg, f);
     on_ack(t, c, s, seg, prev_win, ts);
-    on_sequence(c, s, seg, ts);
+    on_sequence(t, c, s, seg, ts);
     on_window(t, c, s, seg, ts);
     if (seg->flags & TCP_FIN)
         on_fin(t, c, s, seg, f);
     if (!(c->flags & CONN_DONE)) {
-        stall_observe(c, SIDE_CLIENT, ts);
-        stall_observe(c, SIDE_SERVER, ts);
+        stall_observe(t, c, SIDE_CLIENT, ts);
+        stall_observe(t, c, SIDE_SERVER, ts);
         if (t->event)
             fire_due_events(t, c, ts);
     }
 }
 
 /* An ICMP unreachable quoting a segment of c. */
-static void on_icmp(struct tracker *t, struct conn *c, const struct decoded *d,
+static void on_icmp(struct tracker *t, struct conn *c, enum side s, const struct decoded *d,
                     const struct frame *f)
 {
-    const struct tcp_segment *q = &d->tcp;
-    enum side s = tracker_sender_side(c, q); /* who sent the quoted segment */
+    const struct tcp_segment *q = &d->tcp; /* s sent the quoted segment */
     c->last_frame = f->number;
     if (f->ts_ns > c->last_ns)
         c->last_ns = f->ts_ns;
     if (c->flags & CONN_ICMP)
         return;
     c->flags |= CONN_ICMP;
-    c->frame_icmp = f->number;
-    c->icmp_src = d->icmp_src;
-    c->icmp_type = d->icmp_type;
-    c->icmp_code = d->icmp_code;
-    c->icmp_ttl = d->icmp_ttl;
+    struct conn_rare *r = rare_of(t, c);
+    r->frame_icmp = f->number;
+    r->icmp_src = d->icmp_src;
+    r->icmp_type = d->icmp_type;
+    r->icmp_code = d->icmp_code;
+    r->icmp_ttl = d->icmp_ttl;
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
     bool quotes_syn = (q->quote_has_flags && (q->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
                       ((cl->flags & EP_SYN) && q->seq == cl->isn);
@@ -1006,11 +1045,11 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
         } else {
             flow_table_touch(&t->table, c);
         }
-        on_icmp(t, c, d, f);
+        on_icmp(t, c, side_of(c, src_is_lo), d, f);
         return;
     }
 
-    if (c && starts_new_connection(c, &d->tcp)) {
+    if (c && starts_new_connection(c, side_of(c, src_is_lo), &d->tcp)) {
         t->cnt.replaced++;
         emit_and_free(t, c, END_REPLACED, t->now_ns);
         c = NULL;
@@ -1022,7 +1061,7 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
     } else {
         flow_table_touch(&t->table, c);
     }
-    on_segment(t, c, &d->tcp, f);
+    on_segment(t, c, side_of(c, src_is_lo), &d->tcp, f);
 }
 
 /* ---- live events that become certain with time ------------------------ */
@@ -1045,7 +1084,7 @@ static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
         struct stall_track *st = &c->ep[s].stall;
         uint64_t frame;
         if (!st->announced && stall_track_kind(st) != STALL_NONE &&
-            now_ns - stall_track_start(st, &frame) >= t->cfg.stall_threshold_ns) {
+            now_ns - stall_track_start(c, (enum side)s, &frame) >= t->cfg.stall_threshold_ns) {
             st->announced = 1;
             t->event(t->ctx, c, TEV_STALL_START, now_ns);
         }
@@ -1072,8 +1111,8 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
     int64_t min_wait = t->cfg.attempt_timeout_ns < t->cfg.stall_threshold_ns
                            ? t->cfg.attempt_timeout_ns
                            : t->cfg.stall_threshold_ns;
-    for (struct conn *c = t->table.active.head; c && t->now_ns - c->last_ns >= min_wait / 4;
-         c = c->lru_next)
+    for (struct conn *c = flow_list_head(&t->table, &t->table.active);
+         c && t->now_ns - c->last_ns >= min_wait / 4; c = flow_table_next(&t->table, c))
         fire_due_events(t, c, t->now_ns);
 }
 
@@ -1092,15 +1131,18 @@ void tracker_finish(struct tracker *t)
     struct conn **all = malloc(n * sizeof *all);
     if (!all) {
         /* No memory to sort: emit in table order rather than lose them. */
-        while (t->table.active.head)
-            emit_and_free(t, t->table.active.head, END_CAPTURE_END, t->now_ns);
-        while (t->table.linger.head)
-            emit_and_free(t, t->table.linger.head, END_FINISHED, t->now_ns);
+        struct conn *c;
+        while ((c = flow_list_head(&t->table, &t->table.active)))
+            emit_and_free(t, c, END_CAPTURE_END, t->now_ns);
+        while ((c = flow_list_head(&t->table, &t->table.linger)))
+            emit_and_free(t, c, END_FINISHED, t->now_ns);
         return;
     }
-    for (struct conn *c = t->table.active.head; c; c = c->lru_next)
+    for (struct conn *c = flow_list_head(&t->table, &t->table.active); c;
+         c = flow_table_next(&t->table, c))
         all[i++] = c;
-    for (struct conn *c = t->table.linger.head; c; c = c->lru_next)
+    for (struct conn *c = flow_list_head(&t->table, &t->table.linger); c;
+         c = flow_table_next(&t->table, c))
         all[i++] = c;
     qsort(all, i, sizeof *all, conn_id_cmp);
     for (size_t j = 0; j < i; j++)

@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 
+#include "conn.h"
 #include "decode.h"
 
 /* A capture time well inside the 2020s, so times look like real ones. */
@@ -150,6 +151,20 @@ static inline struct decoded sb_step_decoded(const struct sb_flow *fl, const str
                             fl->ip_version == 6 ? 1 : 13, 61);
     }
     return d;
+}
+
+/* The rare block of a connection built by hand (writable). Test
+ * connections live on the stack, so the blocks come from a small static
+ * ring rather than the heap: nothing to free. */
+static inline struct conn_rare *sb_rare(struct conn *c)
+{
+    static struct conn_rare ring[8];
+    static unsigned next;
+    if (!c->rare) {
+        c->rare = &ring[next++ % 8];
+        memset(c->rare, 0, sizeof *c->rare);
+    }
+    return c->rare;
 }
 
 #endif

@@ -116,8 +116,8 @@ static void build(struct conn *c, unsigned ing)
     if (ing & I_SYN3) {
         cl->syns = 3;
         cl->pkts = 3;
-        c->syn_times_us[0] = 1000000;
-        c->syn_times_us[1] = 3000000;
+        sb_rare(c)->syn_times_us[0] = 1000000;
+        sb_rare(c)->syn_times_us[1] = 3000000;
         cl->ts_syn_last_ns = SB_T0_NS + SB_SEC(3);
         touch(c, 3, SB_T0_NS + SB_SEC(3));
     }
@@ -151,12 +151,12 @@ static void build(struct conn *c, unsigned ing)
         touch(c, F_STALL, SB_T0_NS + SB_MS(100));
     }
     if (ing & I_STALL_PAST) {
-        c->stall_episodes = 1;
-        c->stall_longest.kind = STALL_ZERO_WINDOW;
-        c->stall_longest.blamed = SIDE_SERVER;
-        c->stall_longest.start_ns = SB_T0_NS + SB_MS(100);
-        c->stall_longest.start_frame = F_STALL;
-        c->stall_longest.seconds_ns = SB_SEC(2);
+        sb_rare(c)->stall_episodes = 1;
+        sb_rare(c)->stall_longest.kind = STALL_ZERO_WINDOW;
+        sb_rare(c)->stall_longest.blamed = SIDE_SERVER;
+        sb_rare(c)->stall_longest.start_ns = SB_T0_NS + SB_MS(100);
+        sb_rare(c)->stall_longest.start_frame = F_STALL;
+        sb_rare(c)->stall_longest.seconds_ns = SB_SEC(2);
         touch(c, F_STALL, SB_T0_NS + SB_MS(100));
     }
     if (ing & I_FIN_C) {
@@ -176,22 +176,22 @@ static void build(struct conn *c, unsigned ing)
         c->flags |= CONN_RST;
         c->rst_side = (uint8_t)s;
         c->rst_phase = (uint8_t)phase_of(ing);
-        c->frame_rst = F_RST;
-        c->rst_ns = SB_T0_NS + SB_SEC(6);
-        c->idle_before_rst_ns = SB_MS(990);
+        sb_rare(c)->frame_rst = F_RST;
+        sb_rare(c)->rst_ns = SB_T0_NS + SB_SEC(6);
+        sb_rare(c)->idle_before_rst_ns = SB_MS(990);
         c->ep[s].flags |= EP_RST;
-        c->ep[s].frame_rst = F_RST;
-        c->ep[s].rst_ttl = 64;
+        sb_rare(c)->ep[s].frame_rst = F_RST;
+        sb_rare(c)->ep[s].rst_ttl = 64;
         cl->state = sv->state = TCP_CLOSED;
-        touch(c, F_RST, c->rst_ns);
+        touch(c, F_RST, sb_rare(c)->rst_ns);
     }
     if (ing & I_ICMP_SYN) {
         c->flags |= CONN_ICMP | CONN_ICMP_SYN;
-        c->frame_icmp = F_ICMP;
-        c->icmp_src = sb_ip4(192, 0, 2, 254);
-        c->icmp_type = 3;
-        c->icmp_code = 13;
-        c->icmp_ttl = 61;
+        sb_rare(c)->frame_icmp = F_ICMP;
+        sb_rare(c)->icmp_src = sb_ip4(192, 0, 2, 254);
+        sb_rare(c)->icmp_type = 3;
+        sb_rare(c)->icmp_code = 13;
+        sb_rare(c)->icmp_ttl = 61;
         touch(c, F_ICMP, SB_T0_NS + SB_MS(2));
     }
     if (ing & I_DONE)
@@ -362,8 +362,8 @@ static void test_longest_stall_wins(void **state)
     assert_int_equal(v.verdict, VERDICT_STALLED);
     assert_int_equal(v.stall.kind, STALL_UNACKED_DATA);
     assert_int_equal(v.stall.ongoing, 1);
-    assert_int_equal(c.stall_longest.kind, STALL_ZERO_WINDOW);
-    assert_int_equal(c.stall_longest.seconds_ns, SB_SEC(2));
+    assert_int_equal(sb_rare(&c)->stall_longest.kind, STALL_ZERO_WINDOW);
+    assert_int_equal(sb_rare(&c)->stall_longest.seconds_ns, SB_SEC(2));
     /* later the ongoing one is longer */
     classify_at(&c, SB_T0_NS + SB_SEC(5), &v);
     assert_int_equal(v.stall.kind, STALL_UNACKED_DATA);
@@ -404,8 +404,8 @@ static void test_ongoing_stall_helper(void **state)
     /* zero window with probes, on the server's data: blames the client */
     c.ep[SIDE_SERVER].stall.zero = 1;
     c.ep[SIDE_SERVER].stall.probed = 1;
-    c.ep[SIDE_SERVER].stall.zero_since_ns = SB_T0_NS + SB_MS(500);
-    c.ep[SIDE_SERVER].stall.zero_frame = 9;
+    sb_rare(&c)->ep[SIDE_SERVER].zero_since_ns = SB_T0_NS + SB_MS(500);
+    sb_rare(&c)->ep[SIDE_SERVER].zero_frame = 9;
     ep = classify_ongoing_stall(&c, SIDE_SERVER, SB_T0_NS + SB_SEC(2), thr);
     assert_int_equal(ep.kind, STALL_ZERO_WINDOW);
     assert_int_equal(ep.blamed, SIDE_CLIENT);
@@ -423,9 +423,11 @@ static void test_ongoing_stall_helper(void **state)
 static void test_stall_track_kind(void **state)
 {
     (void)state;
-    struct stall_track st;
+    struct conn c;
+    memset(&c, 0, sizeof c);
+    struct stall_track *st_ = &c.ep[SIDE_CLIENT].stall;
+#define st (*st_)
     uint64_t frame = 0;
-    memset(&st, 0, sizeof st);
     assert_int_equal(stall_track_kind(&st), STALL_NONE);
     st.inflight = 1;
     st.inflight_since_ns = 100;
@@ -436,22 +438,23 @@ static void test_stall_track_kind(void **state)
     st.retransmitted = 1;
     assert_int_equal(stall_track_kind(&st), STALL_UNACKED_DATA);
     st.zero = 1;
-    st.zero_since_ns = 50;
-    st.zero_frame = 2;
+    sb_rare(&c)->ep[SIDE_CLIENT].zero_since_ns = 50;
+    sb_rare(&c)->ep[SIDE_CLIENT].zero_frame = 2;
     assert_int_equal(stall_track_kind(&st), STALL_UNACKED_DATA);
     st.probed = 1;
     assert_int_equal(stall_track_kind(&st), STALL_ZERO_WINDOW);
     /* the earlier of the two starts, and its frame */
-    assert_int_equal(stall_track_start(&st, &frame), 50);
+    assert_int_equal(stall_track_start(&c, SIDE_CLIENT, &frame), 50);
     assert_int_equal(frame, 2);
-    st.zero_since_ns = 150;
-    assert_int_equal(stall_track_start(&st, &frame), 100);
+    sb_rare(&c)->ep[SIDE_CLIENT].zero_since_ns = 150;
+    assert_int_equal(stall_track_start(&c, SIDE_CLIENT, &frame), 100);
     assert_int_equal(frame, 3);
     /* zero window with data in flight but no probe yet */
     memset(&st, 0, sizeof st);
     st.zero = 1;
     st.inflight = 1;
     assert_int_equal(stall_track_kind(&st), STALL_ZERO_WINDOW);
+#undef st
 }
 
 static void test_now_before_last_frame(void **state)
@@ -489,7 +492,7 @@ static void test_reset_reason_ttl_mismatch(void **state)
     struct verdict_info v;
     build(&c, I_SYN | I_SYNACK | I_EST | I_RST_S);
     c.ep[SIDE_SERVER].ttl = 52;
-    c.ep[SIDE_SERVER].rst_ttl = 250;
+    sb_rare(&c)->ep[SIDE_SERVER].rst_ttl = 250;
     classify_at(&c, c.last_ns, &v);
     assert_int_equal(v.verdict, VERDICT_RESET);
     assert_reason_has(&v, "TTL (250)");
@@ -497,7 +500,7 @@ static void test_reset_reason_ttl_mismatch(void **state)
     assert_reason_has(&v, "middlebox");
     assert_sentence(&v);
     /* same TTL: no such remark */
-    c.ep[SIDE_SERVER].rst_ttl = 52;
+    sb_rare(&c)->ep[SIDE_SERVER].rst_ttl = 52;
     classify_at(&c, c.last_ns, &v);
     assert_null(strstr(v.reason, "middlebox"));
 }
@@ -517,11 +520,11 @@ static void test_refused_icmpv6_reason(void **state)
     c.ep[SIDE_CLIENT].flags = EP_SEEN | EP_SYN;
     c.ep[SIDE_CLIENT].syns = 1;
     c.flags |= CONN_ICMP | CONN_ICMP_SYN;
-    c.icmp_src = sb_ip6("2001:db8:ffff::1");
-    c.icmp_type = 1;
-    c.icmp_code = 4;
-    c.icmp_ttl = 60;
-    c.frame_icmp = 2;
+    sb_rare(&c)->icmp_src = sb_ip6("2001:db8:ffff::1");
+    sb_rare(&c)->icmp_type = 1;
+    sb_rare(&c)->icmp_code = 4;
+    sb_rare(&c)->icmp_ttl = 60;
+    sb_rare(&c)->frame_icmp = 2;
     c.last_frame = 2;
     classify_at(&c, 0, &v);
     assert_int_equal(v.verdict, VERDICT_REFUSED);

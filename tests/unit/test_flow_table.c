@@ -46,23 +46,24 @@ static struct flow_key key_port(uint16_t p)
 
 /* The list holds exactly want[0..n) in this order, linked both ways, and
  * every member's CONN_DONE matches the list. */
-static void assert_list(const struct flow_list *l, struct conn *const *want, size_t n,
-                        bool done)
+static void assert_list(const struct flow_table *t, const struct flow_list *l,
+                        struct conn *const *want, size_t n, bool done)
 {
     assert_int_equal(l->count, n);
     if (n == 0) {
-        assert_null(l->head);
-        assert_null(l->tail);
+        assert_int_equal(l->head, 0);
+        assert_int_equal(l->tail, 0);
         return;
     }
-    assert_ptr_equal(l->head, want[0]);
-    assert_ptr_equal(l->tail, want[n - 1]);
+    assert_ptr_equal(flow_list_head(t, l), want[0]);
+    assert_int_equal(l->head, want[0]->idx + 1);
+    assert_int_equal(l->tail, want[n - 1]->idx + 1);
     const struct conn *prev = NULL;
     size_t i = 0;
-    for (const struct conn *c = l->head; c; c = c->lru_next, i++) {
+    for (const struct conn *c = flow_list_head(t, l); c; c = flow_table_next(t, c), i++) {
         assert_true(i < n);
         assert_ptr_equal(c, want[i]);
-        assert_ptr_equal(c->lru_prev, prev);
+        assert_ptr_equal(flow_table_prev(t, c), prev);
         assert_int_equal((c->flags & CONN_DONE) != 0, done);
         prev = c;
     }
@@ -177,12 +178,12 @@ static void test_add_find_counts(void **state)
     assert_ptr_equal(flow_table_find(&t, &rev), b);
 
     struct conn *const want[] = {a, b, c};
-    assert_list(&t.active, want, 3, false);
-    assert_list(&t.linger, NULL, 0, true);
+    assert_list(&t, &t.active, want, 3, false);
+    assert_list(&t, &t.linger, NULL, 0, true);
     flow_table_destroy(&t);
     assert_int_equal(t.count, 0);
-    assert_null(t.hash);
-    assert_null(t.active.head);
+    assert_null(t.slots);
+    assert_int_equal(t.active.head, 0);
 }
 
 static void test_touch_moves_to_tail(void **state)
@@ -196,13 +197,13 @@ static void test_touch_moves_to_tail(void **state)
     struct conn *c = flow_table_add(&t, &k[2]);
 
     flow_table_touch(&t, a); /* head -> tail */
-    assert_list(&t.active, (struct conn *const[]){b, c, a}, 3, false);
+    assert_list(&t, &t.active, (struct conn *const[]){b, c, a}, 3, false);
     flow_table_touch(&t, a); /* already the tail */
-    assert_list(&t.active, (struct conn *const[]){b, c, a}, 3, false);
+    assert_list(&t, &t.active, (struct conn *const[]){b, c, a}, 3, false);
     flow_table_touch(&t, c); /* middle -> tail */
-    assert_list(&t.active, (struct conn *const[]){b, a, c}, 3, false);
+    assert_list(&t, &t.active, (struct conn *const[]){b, a, c}, 3, false);
     flow_table_touch(&t, b);
-    assert_list(&t.active, (struct conn *const[]){a, c, b}, 3, false);
+    assert_list(&t, &t.active, (struct conn *const[]){a, c, b}, 3, false);
     assert_int_equal(t.count, 3);
     flow_table_destroy(&t);
 }
@@ -220,19 +221,19 @@ static void test_mark_done_moves_to_linger(void **state)
 
     flow_table_mark_done(&t, b);
     assert_true(b->flags & CONN_DONE);
-    assert_list(&t.active, (struct conn *const[]){a, c, d}, 3, false);
-    assert_list(&t.linger, (struct conn *const[]){b}, 1, true);
+    assert_list(&t, &t.active, (struct conn *const[]){a, c, d}, 3, false);
+    assert_list(&t, &t.linger, (struct conn *const[]){b}, 1, true);
     flow_table_mark_done(&t, d);
     flow_table_mark_done(&t, a);
-    assert_list(&t.active, (struct conn *const[]){c}, 1, false);
-    assert_list(&t.linger, (struct conn *const[]){b, d, a}, 3, true);
+    assert_list(&t, &t.active, (struct conn *const[]){c}, 1, false);
+    assert_list(&t, &t.linger, (struct conn *const[]){b, d, a}, 3, true);
     /* done again: stays lingering, moves to the tail */
     flow_table_mark_done(&t, b);
-    assert_list(&t.linger, (struct conn *const[]){d, a, b}, 3, true);
+    assert_list(&t, &t.linger, (struct conn *const[]){d, a, b}, 3, true);
     /* touching a lingering connection reorders the lingering list only */
     flow_table_touch(&t, d);
-    assert_list(&t.linger, (struct conn *const[]){a, b, d}, 3, true);
-    assert_list(&t.active, (struct conn *const[]){c}, 1, false);
+    assert_list(&t, &t.linger, (struct conn *const[]){a, b, d}, 3, true);
+    assert_list(&t, &t.active, (struct conn *const[]){c}, 1, false);
     assert_int_equal(t.count, 4);
     assert_ptr_equal(flow_table_find(&t, &k[1]), b);
     flow_table_destroy(&t);
@@ -254,19 +255,19 @@ static void test_remove(void **state)
     /* middle of the active list */
     flow_table_remove(&t, c[1]);
     assert_null(flow_table_find(&t, &k[1]));
-    assert_list(&t.active, (struct conn *const[]){c[0], c[2]}, 2, false);
-    flow_table_free_conn(c[1]);
+    assert_list(&t, &t.active, (struct conn *const[]){c[0], c[2]}, 2, false);
+    flow_table_free_conn(&t, c[1]);
     /* head of the lingering list */
     flow_table_remove(&t, c[3]);
     assert_null(flow_table_find(&t, &k[3]));
-    assert_list(&t.linger, (struct conn *const[]){c[4]}, 1, true);
-    flow_table_free_conn(c[3]);
+    assert_list(&t, &t.linger, (struct conn *const[]){c[4]}, 1, true);
+    flow_table_free_conn(&t, c[3]);
     /* tail, then the last of the active list */
     flow_table_remove(&t, c[2]);
-    flow_table_free_conn(c[2]);
+    flow_table_free_conn(&t, c[2]);
     flow_table_remove(&t, c[0]);
-    flow_table_free_conn(c[0]);
-    assert_list(&t.active, NULL, 0, false);
+    flow_table_free_conn(&t, c[0]);
+    assert_list(&t, &t.active, NULL, 0, false);
     assert_int_equal(t.count, 1);
     assert_int_equal(t.peak, 5);
     assert_int_equal(t.bytes, sizeof(struct conn));
@@ -308,15 +309,15 @@ static void test_many(void **state)
     assert_int_equal(t.active.count + t.linger.count, N);
     assert_int_equal(t.linger.count, (N + 2) / 3);
     /* the active list: i % 3 == 2 first (untouched, in order), then the touched */
-    const struct conn *p = t.active.head;
-    for (unsigned i = 2; i < N; i += 3, p = p->lru_next)
+    const struct conn *p = flow_list_head(&t, &t.active);
+    for (unsigned i = 2; i < N; i += 3, p = flow_table_next(&t, p))
         assert_int_equal(p->id, i);
-    for (unsigned i = 1; i < N; i += 3, p = p->lru_next)
+    for (unsigned i = 1; i < N; i += 3, p = flow_table_next(&t, p))
         assert_int_equal(p->id, i);
     assert_null(p);
     for (unsigned i = 0; i < N; i += 2) {
         flow_table_remove(&t, c[i]);
-        flow_table_free_conn(c[i]);
+        flow_table_free_conn(&t, c[i]);
     }
     assert_int_equal(t.count, N / 2);
     assert_int_equal(t.active.count + t.linger.count, N / 2);

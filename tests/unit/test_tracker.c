@@ -40,7 +40,8 @@
 #define MAX_EVENTS 32
 
 struct captured {
-    struct conn c;          /* copy; its list and hash pointers are stale */
+    struct conn c;          /* copy; its list pointers are stale, c.rare points to .rare */
+    struct conn_rare rare;  /* copy of the rare block (zero when it had none) */
     struct verdict_info v;  /* classify_connection() at emit time */
     enum conn_end why;
     int64_t now_ns;
@@ -69,6 +70,8 @@ static void on_emit(void *ctx, const struct conn *c, enum conn_end why, int64_t 
     assert_true(h->n_out < MAX_OUT);
     struct captured *k = &h->out[h->n_out++];
     k->c = *c;
+    k->rare = *conn_rare(c);
+    k->c.rare = c->rare ? &k->rare : NULL;
     k->why = why;
     k->now_ns = now_ns;
     classify_connection(c, &h->ccfg, now_ns, &k->v);
@@ -310,7 +313,7 @@ static void check_clean(const struct harness *h)
     assert_false(c->flags & (CONN_RST | CONN_ROLES_GUESSED | CONN_EVICTED));
     assert_true(c->flags & CONN_WSCALE_KNOWN);
     assert_false(c->flags & CONN_WSCALE_ON);
-    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(conn_rare(c)->stall_episodes, 0);
     assert_int_equal(v->stall.kind, STALL_NONE);
     assert_true(v->clean);
     assert_reason_has(v, "client first");
@@ -332,8 +335,8 @@ static void check_refused_rst(const struct harness *h)
     assert_true(c->flags & CONN_RST);
     assert_int_equal(c->rst_side, SIDE_SERVER);
     assert_int_equal(c->rst_phase, PHASE_HANDSHAKE);
-    assert_int_equal(c->frame_rst, 2);
-    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 0);
+    assert_int_equal(conn_rare(c)->frame_rst, 2);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].rst_ignored, 0);
     assert_reason_has(&h->out[0].v, "RST");
     assert_int_equal(h_count_events(h, TEV_REFUSED), 1);
     assert_int_equal(h_count_events(h, TEV_RESET), 0);
@@ -342,10 +345,10 @@ static void check_refused_rst(const struct harness *h)
 static void check_rst_ignored(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
-    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].rst_ignored, 1);
     assert_false(c->flags & CONN_RST);
     assert_false(c->ep[SIDE_SERVER].flags & EP_RST);
-    assert_int_equal(c->frame_rst, 0);
+    assert_int_equal(conn_rare(c)->frame_rst, 0);
     assert_int_equal(c->ep[SIDE_SERVER].pkts, 1);
     assert_int_equal(h->n_events, 0);
 }
@@ -357,11 +360,11 @@ static void check_refused_icmp(const struct harness *h)
     assert_true(c->flags & CONN_ICMP);
     assert_true(c->flags & CONN_ICMP_SYN);
     assert_false(c->flags & CONN_RST);
-    assert_int_equal(c->frame_icmp, 2);
-    assert_int_equal(c->icmp_type, 3);
-    assert_int_equal(c->icmp_code, 13);
-    assert_int_equal(c->icmp_ttl, 61);
-    assert_memory_equal(&c->icmp_src, &router, sizeof router);
+    assert_int_equal(conn_rare(c)->frame_icmp, 2);
+    assert_int_equal(conn_rare(c)->icmp_type, 3);
+    assert_int_equal(conn_rare(c)->icmp_code, 13);
+    assert_int_equal(conn_rare(c)->icmp_ttl, 61);
+    assert_memory_equal(&conn_rare(c)->icmp_src, &router, sizeof router);
     assert_reason_has(&h->out[0].v, "ICMP unreachable (type 3 code 13)");
     assert_int_equal(h_count_events(h, TEV_REFUSED), 1);
 }
@@ -379,9 +382,9 @@ static void check_timed_out(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->ep[SIDE_CLIENT].syns, 3);
-    assert_int_equal(c->syn_times_us[0], 1000000);
-    assert_int_equal(c->syn_times_us[1], 3000000);
-    assert_int_equal(c->syn_times_us[2], 0);
+    assert_int_equal(conn_rare(c)->syn_times_us[0], 1000000);
+    assert_int_equal(conn_rare(c)->syn_times_us[1], 3000000);
+    assert_int_equal(conn_rare(c)->syn_times_us[2], 0);
     assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_ns, SB_T0_NS);
     assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_last_ns, SB_T0_NS + SB_SEC(3));
     assert_int_equal(h->t.cnt.connections, 1);
@@ -422,12 +425,12 @@ static void check_reset_by_server(const struct harness *h)
     assert_true(c->flags & CONN_RST);
     assert_int_equal(c->rst_side, SIDE_SERVER);
     assert_int_equal(c->rst_phase, PHASE_ESTABLISHED);
-    assert_int_equal(c->frame_rst, 6);
-    assert_int_equal(c->rst_ns, SB_T0_NS + SB_MS(5040));
-    assert_int_equal(c->idle_before_rst_ns, SB_SEC(5));
+    assert_int_equal(conn_rare(c)->frame_rst, 6);
+    assert_int_equal(conn_rare(c)->rst_ns, SB_T0_NS + SB_MS(5040));
+    assert_int_equal(conn_rare(c)->idle_before_rst_ns, SB_SEC(5));
     assert_int_equal(c->max_idle_ns, SB_SEC(5));
-    assert_int_equal(c->ep[SIDE_SERVER].frame_rst, 6);
-    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].frame_rst, 6);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].rst_ignored, 0);
     assert_reason_has(&h->out[0].v, "server reset the connection while established");
     assert_int_equal(h_count_events(h, TEV_RESET), 1);
     assert_int_equal(h_first_event(h, TEV_RESET)->frame, 6);
@@ -438,7 +441,7 @@ static void check_reset_by_client(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->rst_side, SIDE_CLIENT);
     assert_int_equal(c->rst_phase, PHASE_ESTABLISHED);
-    assert_int_equal(c->idle_before_rst_ns, SB_SEC(2));
+    assert_int_equal(conn_rare(c)->idle_before_rst_ns, SB_SEC(2));
     assert_reason_has(&h->out[0].v, "client reset");
 }
 
@@ -447,7 +450,7 @@ static void check_reset_closing(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->rst_side, SIDE_SERVER);
     assert_int_equal(c->rst_phase, PHASE_CLOSING);
-    assert_int_equal(c->idle_before_rst_ns, SB_SEC(1));
+    assert_int_equal(conn_rare(c)->idle_before_rst_ns, SB_SEC(1));
     assert_reason_has(&h->out[0].v, "while closing");
 }
 
@@ -464,7 +467,7 @@ static void check_rst_after_fins(const struct harness *h)
 static void check_rst_out_of_window(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
-    assert_int_equal(c->ep[SIDE_SERVER].rst_ignored, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].rst_ignored, 1);
     assert_false(c->flags & (CONN_RST | CONN_DONE));
     assert_int_equal(h_count_events(h, TEV_RESET), 0);
 }
@@ -495,12 +498,12 @@ static void check_zero_window(const struct harness *h)
     assert_int_equal(v->stall.start_ns, SB_T0_NS + SB_MS(40));
     assert_int_equal(v->stall.seconds_ns, SB_MS(3061));
     assert_int_equal(v->stall.start_frame, 5);
-    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 4);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 4);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 0);
-    assert_int_equal(c->ep[SIDE_SERVER].zero_windows, 5);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalives, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].zero_windows, 5);
     assert_true(c->ep[SIDE_SERVER].flags & EP_ZERO_WINDOW);
-    assert_int_equal(c->stall_episodes, 0); /* none closed yet */
+    assert_int_equal(conn_rare(c)->stall_episodes, 0); /* none closed yet */
     assert_false(v->clean);
     assert_reason_has(v, "server has advertised a zero window");
     assert_reason_has(v, "(4 probes)");
@@ -510,18 +513,18 @@ static void check_zero_window_recovered(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     const struct verdict_info *v = &h->out[0].v;
-    assert_int_equal(c->stall_episodes, 1);
-    assert_int_equal(c->stall_longest.kind, STALL_ZERO_WINDOW);
-    assert_int_equal(c->stall_longest.blamed, SIDE_SERVER);
-    assert_int_equal(c->stall_longest.start_ns, SB_T0_NS + SB_MS(40));
-    assert_int_equal(c->stall_longest.seconds_ns, SB_MS(3160));
-    assert_int_equal(c->stall_longest.ongoing, 0);
-    assert_int_equal(c->stall_longest.start_frame, 5);
+    assert_int_equal(conn_rare(c)->stall_episodes, 1);
+    assert_int_equal(conn_rare(c)->stall_longest.kind, STALL_ZERO_WINDOW);
+    assert_int_equal(conn_rare(c)->stall_longest.blamed, SIDE_SERVER);
+    assert_int_equal(conn_rare(c)->stall_longest.start_ns, SB_T0_NS + SB_MS(40));
+    assert_int_equal(conn_rare(c)->stall_longest.seconds_ns, SB_MS(3160));
+    assert_int_equal(conn_rare(c)->stall_longest.ongoing, 0);
+    assert_int_equal(conn_rare(c)->stall_longest.start_frame, 5);
     assert_int_equal(v->stall.kind, STALL_ZERO_WINDOW);
     assert_int_equal(v->stall.seconds_ns, SB_MS(3160));
     assert_false(v->clean);
     assert_false(c->ep[SIDE_SERVER].flags & EP_ZERO_WINDOW);
-    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 4);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 4);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].bytes, 2000);
     assert_int_equal(h_count_events(h, TEV_STALL_END), 1);
@@ -542,8 +545,8 @@ static void check_unacked(const struct harness *h)
     assert_int_equal(v->stall.seconds_ns, SB_SEC(3));
     assert_int_equal(v->stall.start_frame, 4);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 3);
-    assert_int_equal(c->ep[SIDE_CLIENT].rtx_fast, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_fast, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_spurious, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].bytes, 4000);
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
     assert_reason_has(v, "client has retransmitted data the server never acknowledged");
@@ -564,7 +567,7 @@ static void check_not_stalled(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     const struct verdict_info *v = &h->out[0].v;
     assert_int_equal(v->stall.kind, STALL_NONE);
-    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(conn_rare(c)->stall_episodes, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
     assert_int_equal(conn_in_flight(c, SIDE_CLIENT), 1000);
     assert_true(v->clean);
@@ -574,16 +577,16 @@ static void check_keepalive(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     const struct verdict_info *v = &h->out[0].v;
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 2);
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_acks, 2);
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_gap_ns, SB_SEC(75));
-    assert_int_equal(c->ep[SIDE_CLIENT].ts_keepalive_ns, SB_T0_NS + SB_MS(135040));
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalives, 2);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalive_acks, 2);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalive_gap_ns, SB_SEC(75));
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].ts_keepalive_ns, SB_T0_NS + SB_MS(135040));
     assert_false(c->ep[SIDE_CLIENT].flags & EP_KA_PENDING);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 0);
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
     assert_int_equal(c->max_idle_ns, SB_MS(74990));
-    assert_int_equal(c->stall_episodes, 0);
+    assert_int_equal(conn_rare(c)->stall_episodes, 0);
     assert_int_equal(v->stall.kind, STALL_NONE);
     assert_true(v->clean);
 }
@@ -591,10 +594,10 @@ static void check_keepalive(const struct harness *h)
 static void check_keepalive_one_byte(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 1);
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalive_acks, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalives, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalive_acks, 1);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_spurious, 0);
     assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
 }
 
@@ -603,10 +606,10 @@ static void check_fast_and_spurious(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->ep[SIDE_SERVER].dupacks, 0); /* reset by the progress */
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 2);
-    assert_int_equal(c->ep[SIDE_CLIENT].rtx_fast, 1);
-    assert_int_equal(c->ep[SIDE_CLIENT].rtx_spurious, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_fast, 1);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_spurious, 1);
     assert_int_equal(c->ep[SIDE_CLIENT].bytes, 6000);
-    assert_int_equal(c->stall_episodes, 0); /* recovered in 20 ms */
+    assert_int_equal(conn_rare(c)->stall_episodes, 0); /* recovered in 20 ms */
     assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
     assert_true(h->out[0].v.clean);
 }
@@ -616,7 +619,7 @@ static void check_icmp_on_established(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_true(c->flags & CONN_ICMP);
     assert_false(c->flags & CONN_ICMP_SYN);
-    assert_int_equal(c->frame_icmp, 6);
+    assert_int_equal(conn_rare(c)->frame_icmp, 6);
     assert_int_equal(h_count_events(h, TEV_REFUSED), 0);
 }
 
@@ -690,8 +693,8 @@ static void check_wraparound(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].keepalives, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].zw_probes, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalives, 0);
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].bytes, 1000);
     assert_int_equal(c->ep[SIDE_SERVER].bytes, 100);
     assert_int_equal(c->ep[SIDE_CLIENT].snd_nxt, 0xFFFFFF9Cu + 1002u);
