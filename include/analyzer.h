@@ -28,8 +28,21 @@ struct analyzer_config {
 
 void analyzer_config_default(struct analyzer_config *cfg);
 
+/* Frames decoded but not yet handed to the tracker (file mode only): by
+ * the time a frame is tracked, its table slot and connection have been
+ * prefetched while the frames after it were decoded. */
+#define ANALYZER_PIPELINE 3
+struct analyzer_pending {
+    struct decoded d;
+    struct frame f;          /* .bytes cleared: the frame's bytes are gone */
+    struct tracker_prep prep;
+};
+
 struct analyzer {
     struct analyzer_config cfg;
+    struct analyzer_pending pending[ANALYZER_PIPELINE];
+    unsigned pending_first, pending_n;
+    bool pipelined;          /* file mode: no live events, so tracking may lag decoding */
     struct classify_config classify;
     struct decode_counters decode;
     struct tracker tracker;

@@ -75,10 +75,21 @@ void flow_table_init(struct flow_table *t);
 /* Frees every connection still held, and the pool and index. */
 void flow_table_destroy(struct flow_table *t);
 
+/* The hash the index uses for key k. */
+uint32_t flow_key_hash(const struct flow_key *k);
+
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k);
+/* The same, with k's hash already computed (flow_key_hash()). */
+struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash);
+/* Hints for a lookup coming soon (prefetches; no effect on results): the
+ * index slot of hash, then -- once that slot is likely in cache -- the
+ * connections whose hash matches. */
+void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash);
+void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list. Returns NULL when out of memory. */
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k);
+struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash);
 /* The least recently active connection of list l (NULL: empty), and the
  * one after c in c's list (NULL: c is the most recent). */
 struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l);

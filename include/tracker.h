@@ -99,6 +99,23 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
                   tracker_event_fn event, void *ctx);
 /* Feed one decoded frame (DECODE_TCP or DECODE_ICMP). */
 void tracker_packet(struct tracker *t, const struct decoded *d, const struct frame *f);
+
+/* The same in steps, so a caller can work on a few frames at once and hide
+ * the memory latency of the table (analyzer.c does in file mode):
+ * tracker_prepare() computes the frame's key and hash and prefetches its
+ * index slot; tracker_prefetch(), a little later, prefetches the
+ * connection; tracker_packet_prepared() then handles the frame exactly as
+ * tracker_packet() would. Frames must still be handled in order; the hints
+ * never change results. */
+struct tracker_prep {
+    struct flow_key key;
+    uint32_t hash;
+    bool src_is_lo;
+};
+void tracker_prepare(const struct tracker *t, const struct decoded *d, struct tracker_prep *p);
+void tracker_prefetch(const struct tracker *t, const struct tracker_prep *p);
+void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const struct frame *f,
+                             const struct tracker_prep *p);
 /* Let time pass (live mode, or before finishing): expire lingering
  * connections and fire timers (timed_out events). */
 void tracker_advance(struct tracker *t, int64_t now_ns);

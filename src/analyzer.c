@@ -56,24 +56,65 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
     a->classify.stall_threshold_ns = cfg->tracker.stall_threshold_ns;
     /* Events only when they are printed (live): the timers cost per packet. */
     tracker_init(&a->tracker, &cfg->tracker, on_conn, cfg->events ? on_event : NULL, a);
+    /* Live events must come out as their frame arrives: no lag then. */
+    a->pipelined = !cfg->events;
     a->findings = findings_new(&cfg->findings);
+}
+
+/* Track the oldest pending frame. */
+static void pending_pop(struct analyzer *a)
+{
+    struct analyzer_pending *p = &a->pending[a->pending_first];
+    tracker_packet_prepared(&a->tracker, &p->d, &p->f, &p->prep);
+    a->pending_first = (a->pending_first + 1) % ANALYZER_PIPELINE;
+    a->pending_n--;
+}
+
+/* Track every pending frame (before time moves on without a frame, and at
+ * the end). */
+static void pending_flush(struct analyzer *a)
+{
+    while (a->pending_n)
+        pending_pop(a);
 }
 
 void analyzer_frame(struct analyzer *a, const struct frame *f)
 {
-    struct decoded d;
     if (a->summary.frames == 0)
         a->summary.first_ns = f->ts_ns;
     if (f->ts_ns > a->summary.last_ns || a->summary.frames == 0)
         a->summary.last_ns = f->ts_ns;
     a->summary.frames++;
-    enum decode_status st = decode_frame(f, &a->cfg.decode, &d, &a->decode);
-    if (st == DECODE_TCP || st == DECODE_ICMP)
-        tracker_packet(&a->tracker, &d, f);
+    if (!a->pipelined) {
+        struct decoded d;
+        enum decode_status st = decode_frame(f, &a->cfg.decode, &d, &a->decode);
+        if (st == DECODE_TCP || st == DECODE_ICMP)
+            tracker_packet(&a->tracker, &d, f);
+        return;
+    }
+    /* Decode into the next free place; prefetch its index slot. The frame
+     * before it has had its slot fetched by now: prefetch its connection.
+     * With the pipeline full, track the oldest frame. */
+    struct analyzer_pending *p =
+        &a->pending[(a->pending_first + a->pending_n) % ANALYZER_PIPELINE];
+    enum decode_status st = decode_frame(f, &a->cfg.decode, &p->d, &a->decode);
+    if (st != DECODE_TCP && st != DECODE_ICMP)
+        return;
+    p->f = *f;
+    p->f.bytes = NULL;
+    tracker_prepare(&a->tracker, &p->d, &p->prep);
+    a->pending_n++;
+    if (a->pending_n >= 2) {
+        unsigned prev = (a->pending_first + a->pending_n - 2) % ANALYZER_PIPELINE;
+        tracker_prefetch(&a->tracker, &a->pending[prev].prep);
+    }
+    if (a->pending_n == ANALYZER_PIPELINE)
+        pending_pop(a);
 }
 
 void analyzer_tick(struct analyzer *a, int64_t now_ns)
 {
+    pending_flush(a);
     tracker_advance(&a->tracker, now_ns);
 }
 
@@ -86,6 +127,7 @@ static void on_finding(void *ctx, const struct finding *f)
 
 void analyzer_finish(struct analyzer *a, const char *source, const char *link, const char *damage)
 {
+    pending_flush(a);
     tracker_finish(&a->tracker);
     struct report_summary *s = &a->summary;
     if (a->findings) {

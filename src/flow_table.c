@@ -248,11 +248,43 @@ void flow_table_destroy(struct flow_table *t)
     flow_table_init(t);
 }
 
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+    return fasthash(k, sizeof *k);
+}
+
+void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash)
+{
+    if (t->mask)
+        __builtin_prefetch(&t->slots[hash & t->mask]);
+}
+
+void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
+{
+    if (!t->mask)
+        return;
+    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t s = t->slots[i];
+        if (!s)
+            return;
+        if ((uint32_t)(s >> 32) == hash) {
+            const struct conn *c = pool_at(t, (uint32_t)s - 1);
+            __builtin_prefetch(c);
+            __builtin_prefetch(&c->ep[SIDE_SERVER]);
+            __builtin_prefetch(&t->links[c->idx]);
+        }
+    }
+}
+
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
+{
+    return flow_table_find_hashed(t, k, fasthash(k, sizeof *k));
+}
+
+struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key *k, uint32_t h)
 {
     if (!t->mask)
         return NULL;
-    uint32_t h = fasthash(k, sizeof *k);
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         uint64_t s = t->slots[i];
         if (!s)
@@ -267,13 +299,18 @@ struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
 
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k)
 {
+    return flow_table_add_hashed(t, k, fasthash(k, sizeof *k));
+}
+
+struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash)
+{
     if ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t))
         return NULL;
     struct conn *c = pool_take(t);
     if (!c)
         return NULL;
     c->key = *k;
-    c->hash = fasthash(k, sizeof *k);
+    c->hash = hash;
     size_t i = c->hash & t->mask;
     while (t->slots[i])
         i = (i + 1) & t->mask;

@@ -498,12 +498,12 @@ static bool starts_new_connection(const struct conn *c, enum side s,
     return s == SIDE_CLIENT && (e->flags & EP_SYN) && seg->seq != e->isn;
 }
 
-static struct conn *new_connection(struct tracker *t, const struct flow_key *k,
-                                   const struct tcp_segment *seg, bool src_is_lo,
-                                   const struct frame *f)
+static struct conn *new_connection(struct tracker *t, const struct tracker_prep *p,
+                                   const struct tcp_segment *seg, const struct frame *f)
 {
+    bool src_is_lo = p->src_is_lo;
     make_room(t, f->ts_ns);
-    struct conn *c = flow_table_add(&t->table, k);
+    struct conn *c = flow_table_add_hashed(&t->table, &p->key, p->hash);
     if (!c) {
         t->cnt.alloc_failures++;
         return NULL;
@@ -1017,7 +1017,27 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     t->ctx = ctx;
 }
 
+void tracker_prepare(const struct tracker *t, const struct decoded *d, struct tracker_prep *p)
+{
+    flow_key_make(&p->key, &d->tcp, &p->src_is_lo);
+    p->hash = flow_key_hash(&p->key);
+    flow_table_prefetch_slot(&t->table, p->hash);
+}
+
+void tracker_prefetch(const struct tracker *t, const struct tracker_prep *p)
+{
+    flow_table_prefetch_conn(&t->table, p->hash);
+}
+
 void tracker_packet(struct tracker *t, const struct decoded *d, const struct frame *f)
+{
+    struct tracker_prep p;
+    tracker_prepare(t, d, &p);
+    tracker_packet_prepared(t, d, f, &p);
+}
+
+void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const struct frame *f,
+                             const struct tracker_prep *p)
 {
     if (f->ts_ns < t->now_ns)
         t->cnt.ts_backwards++;
@@ -1025,10 +1045,8 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
         t->now_ns = f->ts_ns;
     expire_lingering(t, t->now_ns);
 
-    struct flow_key k;
-    bool src_is_lo;
-    flow_key_make(&k, &d->tcp, &src_is_lo);
-    struct conn *c = flow_table_find(&t->table, &k);
+    bool src_is_lo = p->src_is_lo;
+    struct conn *c = flow_table_find_hashed(&t->table, &p->key, p->hash);
 
     if (d->icmp != ICMP_KIND_NONE) {
         if (!c) {
@@ -1039,7 +1057,7 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
                 return;
             }
             struct tcp_segment syn = d->tcp;
-            c = new_connection(t, &k, &syn, src_is_lo, f);
+            c = new_connection(t, p, &syn, f);
             if (!c)
                 return;
         } else {
@@ -1055,7 +1073,7 @@ void tracker_packet(struct tracker *t, const struct decoded *d, const struct fra
         c = NULL;
     }
     if (!c) {
-        c = new_connection(t, &k, &d->tcp, src_is_lo, f);
+        c = new_connection(t, p, &d->tcp, f);
         if (!c)
             return;
     } else {
