@@ -53,6 +53,10 @@ struct reporter;
 
 struct reporter_ops {
     const char *name;
+    /* true: connection() gets a verdict_info whose reason may be "" and
+     * writes the sentence itself (verdict_reason()) only where it prints it;
+     * false: the analyzer always fills the reason first. */
+    bool reason_on_demand;
     struct reporter *(*create)(const struct reporter_config *cfg);
     void (*connection)(struct reporter *r, const struct conn *c, const struct verdict_info *v,
                        enum conn_end why);
@@ -77,6 +81,10 @@ extern const struct reporter_ops report_json_ops;
 extern const struct reporter_ops report_text_ops;
 
 /* Shared helpers for the reporters. */
+/* ip_addr_format() with IPv4 written by hand (inet_ntop goes through
+ * sprintf: ~2,000 instructions an address, twice per JSON line): the same
+ * text, "a.b.c.d" for IPv4 and ip_addr_format()'s for the rest. Returns buf. */
+char *report_fmt_addr(const struct ip_addr *a, int ip_version, char *buf, size_t len);
 /* Formats t as seconds since the epoch with `digits` decimals. */
 void report_fmt_time(char *buf, size_t len, int64_t ns, int digits);
 /* Escapes s as a JSON string body (without quotes) into f. */

@@ -20,7 +20,12 @@ static void on_conn(void *ctx, const struct conn *c, enum conn_end why, int64_t 
 {
     struct analyzer *a = ctx;
     struct verdict_info v;
-    classify_connection(c, &a->classify, now_ns, &v);
+    /* The sentence costs more than the rules: leave it to reporters that
+     * write it only when they print it. */
+    if (a->rep->ops->reason_on_demand)
+        classify_verdict(c, &a->classify, now_ns, &v);
+    else
+        classify_connection(c, &a->classify, now_ns, &v);
     a->summary.connections++;
     a->summary.verdicts[v.verdict]++;
     if (conn_rare(c)->stall_episodes)

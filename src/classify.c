@@ -7,6 +7,11 @@
  * wins: refused, timed_out, unanswered, half_open, reset, closed, stalled,
  * half_closed, open. Each verdict comes with one plain sentence saying what
  * happened and which side did it, and the frame that made it certain.
+ *
+ * Two steps (classify.h): classify_verdict() runs the rules and sets the
+ * verdict, its frame and the stall; classify_reason() writes the sentence
+ * from the record and that result only (verdict, stall, now_ns), so it can
+ * run later, and only for the connections whose sentence is printed.
  */
 #include "classify.h"
 
@@ -50,49 +55,142 @@ const char *classify_fmt_duration(char *buf, size_t len, int64_t ns)
     return buf;
 }
 
+/* The stall going on for data sent by s, into *ep (every field set) when
+ * there is one; false, *ep untouched, when not: most connections have none,
+ * and this runs twice per connection. */
+static bool ongoing_stall(const struct conn *c, enum side s, int64_t now_ns, int64_t threshold_ns,
+                          struct stall_episode *ep)
+{
+    if (c->flags & CONN_DONE)
+        return false;
+    const struct stall_track *st = &c->ep[s].stall;
+    enum stall_kind k = stall_track_kind(st);
+    if (k == STALL_NONE)
+        return false;
+    uint64_t frame;
+    int64_t start = stall_track_start(c, s, &frame);
+    if (now_ns - start < threshold_ns)
+        return false;
+    memset(ep, 0, sizeof *ep);
+    ep->start_frame = frame;
+    ep->idle_before_ns = st->idle_before_ns;
+    ep->kind = (uint8_t)k;
+    ep->start_ns = start;
+    ep->seconds_ns = now_ns - start;
+    ep->blamed = (uint8_t)side_peer(s);
+    ep->ongoing = 1;
+    return true;
+}
+
 struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, int64_t now_ns,
                                             int64_t threshold_ns)
 {
     struct stall_episode ep;
-    memset(&ep, 0, sizeof ep);
-    const struct stall_track *st = &c->ep[s].stall;
-    enum stall_kind k = stall_track_kind(st);
-    if (k == STALL_NONE || (c->flags & CONN_DONE))
-        return ep;
-    uint64_t frame;
-    int64_t start = stall_track_start(c, s, &frame);
-    if (now_ns - start < threshold_ns)
-        return ep;
-    ep.start_frame = frame;
-    ep.idle_before_ns = st->idle_before_ns;
-    ep.kind = (uint8_t)k;
-    ep.start_ns = start;
-    ep.seconds_ns = now_ns - start;
-    ep.blamed = (uint8_t)side_peer(s);
-    ep.ongoing = 1;
+    if (!ongoing_stall(c, s, now_ns, threshold_ns, &ep))
+        memset(&ep, 0, sizeof ep);
     return ep;
 }
 
-/* ---- one function per verdict sentence --------------------------------- */
+/* ---- the rules --------------------------------------------------------- */
 
-static void reason_refused(const struct conn *c, struct verdict_info *out)
+void classify_verdict(const struct conn *c, const struct classify_config *cfg, int64_t now_ns,
+                      struct verdict_info *out)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    /* Every field but the sentence buffer, which only needs its first byte. */
+    memset(out, 0, offsetof(struct verdict_info, reason));
+    out->reason[0] = '\0';
+    if (now_ns < c->last_ns)
+        now_ns = c->last_ns;
+    out->now_ns = now_ns;
+
+    /* The stall going on now (the longer of the two directions), and the
+     * longest episode overall, recorded or ongoing. */
+    struct stall_episode ongoing, on;
+    ongoing.kind = STALL_NONE; /* the other fields are read only when it is set */
+    for (int s = 0; s < 2; s++)
+        if (ongoing_stall(c, (enum side)s, now_ns, cfg->stall_threshold_ns, &on) &&
+            (ongoing.kind == STALL_NONE || on.seconds_ns > ongoing.seconds_ns))
+            ongoing = on;
+    out->stall = conn_rare(c)->stall_longest;
+    if (ongoing.kind != STALL_NONE &&
+        (out->stall.kind == STALL_NONE || ongoing.seconds_ns >= out->stall.seconds_ns))
+        out->stall = ongoing;
+
+    bool established = (c->flags & CONN_ESTABLISHED) != 0;
+    bool synack = (sv->flags & EP_SYN) != 0;
+    bool client_syn = (cl->flags & EP_SYN) || (c->flags & CONN_ICMP_SYN);
+    bool rst_by_server = (c->flags & CONN_RST) && c->rst_side == SIDE_SERVER;
+    int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
+
+    if (!established && !synack && client_syn) {
+        if (rst_by_server || (c->flags & CONN_ICMP_SYN)) {
+            out->verdict = VERDICT_REFUSED;
+            out->verdict_frame = rst_by_server ? conn_rare(c)->frame_rst : conn_rare(c)->frame_icmp;
+            return;
+        }
+        uint32_t retries = cl->syns ? cl->syns - 1 : 0;
+        out->verdict_frame = c->last_frame;
+        if (retries > 0 || now_ns - cl->ts_syn_last_ns >= cfg->attempt_timeout_ns) {
+            out->verdict = VERDICT_TIMED_OUT;
+        } else {
+            out->verdict = VERDICT_UNANSWERED;
+            if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT)
+                out->verdict_frame = conn_rare(c)->frame_rst;
+        }
+        return;
+    }
+    if (synack && !established && !(c->flags & CONN_RST)) {
+        out->verdict = VERDICT_HALF_OPEN;
+        out->verdict_frame = c->last_frame;
+        return;
+    }
+    if ((c->flags & CONN_RST) && c->rst_phase != PHASE_CLOSED) {
+        out->verdict = VERDICT_RESET;
+        out->verdict_frame = conn_rare(c)->frame_rst;
+        return;
+    }
+    if (fins == 2) {
+        out->verdict = VERDICT_CLOSED;
+        out->clean = out->stall.kind == STALL_NONE;
+        out->verdict_frame = cl->frame_fin < sv->frame_fin ? sv->frame_fin : cl->frame_fin;
+        return;
+    }
+    if (ongoing.kind != STALL_NONE) {
+        out->stall = ongoing; /* the verdict is about the stall going on */
+        out->verdict = VERDICT_STALLED;
+        out->verdict_frame = out->stall.start_frame;
+        return;
+    }
+    if (fins == 1) {
+        out->verdict = VERDICT_HALF_CLOSED;
+        out->verdict_frame = c->ep[(cl->flags & EP_FIN) ? SIDE_CLIENT : SIDE_SERVER].frame_fin;
+        return;
+    }
+    out->verdict = VERDICT_OPEN;
+    out->clean = out->stall.kind == STALL_NONE;
+    out->verdict_frame = c->last_frame;
+}
+
+/* ---- one function per verdict sentence ---------------------------------
+ * Each writes into buf (len bytes) and reads only c and v. */
+
+static void reason_refused(const struct conn *c, char *buf, size_t len)
 {
     char ip[64];
     if ((c->flags & CONN_RST) && c->rst_side == SIDE_SERVER) {
         ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, ip, sizeof ip);
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The SYN to port %u was answered by RST from %s (TTL %u) and no SYN-ACK: "
                  "nothing listens there, or a firewall rejects it with a reset.",
                  conn_port(c, SIDE_SERVER), ip, conn_rare(c)->ep[SIDE_SERVER].rst_ttl);
-        out->verdict_frame = conn_rare(c)->frame_rst;
     } else {
         ip_addr_format(&conn_rare(c)->icmp_src, c->key.ip_version, ip, sizeof ip);
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The SYN to port %u was answered by ICMP%s unreachable (type %u code %u) from "
                  "%s (%s %u) and no SYN-ACK: a firewall or the host rejects it.",
                  conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", conn_rare(c)->icmp_type,
                  conn_rare(c)->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", conn_rare(c)->icmp_ttl);
-        out->verdict_frame = conn_rare(c)->frame_icmp;
     }
 }
 
@@ -114,61 +212,55 @@ static void syn_backoff_text(const struct conn *c, char *buf, size_t len)
     }
 }
 
-static void reason_unanswered(const struct conn *c, const struct classify_config *cfg,
-                              int64_t now_ns, struct verdict_info *out)
+/* timed_out and unanswered */
+static void reason_unanswered(const struct conn *c, const struct verdict_info *v, char *buf,
+                              size_t len)
 {
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
     uint32_t retries = cl->syns ? cl->syns - 1 : 0;
     char d[32], backoff[128];
-    int64_t waited = now_ns - cl->ts_syn_last_ns;
-    out->verdict_frame = c->last_frame;
-    if (retries > 0 || waited >= cfg->attempt_timeout_ns) {
-        out->verdict = VERDICT_TIMED_OUT;
+    int64_t waited = v->now_ns - cl->ts_syn_last_ns;
+    if (v->verdict == VERDICT_TIMED_OUT) {
         if (retries > 0) {
             syn_backoff_text(c, backoff, sizeof backoff);
-            snprintf(out->reason, sizeof out->reason,
+            snprintf(buf, len,
                      "The client sent %u SYNs to port %u (retries after %s) and none was "
                      "answered: dropped on the path or by a firewall, or the host is down.",
                      cl->syns, conn_port(c, SIDE_SERVER), backoff);
         } else {
-            snprintf(out->reason, sizeof out->reason,
+            snprintf(buf, len,
                      "The SYN to port %u was not answered within %s: dropped on the path or "
                      "by a firewall, or the host is down.",
                      conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, waited));
         }
     } else if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT) {
-        out->verdict = VERDICT_UNANSWERED;
-        out->verdict_frame = conn_rare(c)->frame_rst;
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
                  conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - cl->ts_syn_last_ns));
     } else {
-        out->verdict = VERDICT_UNANSWERED;
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The SYN to port %u was not answered, but the capture ended %s after it: "
                  "too soon to call it a timeout.",
                  conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, waited));
     }
 }
 
-static void reason_half_open(const struct conn *c, struct verdict_info *out)
+static void reason_half_open(const struct conn *c, char *buf, size_t len)
 {
     const struct endpoint *sv = &c->ep[SIDE_SERVER];
-    out->verdict_frame = c->last_frame;
-    snprintf(out->reason, sizeof out->reason,
+    snprintf(buf, len,
              "The server answered with SYN-ACK (%u time%s) but the client never completed the "
              "handshake: the server sits in SYN_RECEIVED (final ACK lost, a spoofed SYN, or a "
              "client that gave up).",
              sv->syns, sv->syns == 1 ? "" : "s");
 }
 
-static void reason_reset(const struct conn *c, struct verdict_info *out)
+static void reason_reset(const struct conn *c, char *buf, size_t len)
 {
     enum side by = (enum side)c->rst_side;
     const struct endpoint *e = &c->ep[by];
     char d[32], extra[96] = "";
-    out->verdict_frame = conn_rare(c)->frame_rst;
     /* A RST whose TTL differs from the rest of that side's traffic was
      * likely forged by a box on the path. */
     if (e->ttl && ep_rare(c, e)->rst_ttl && e->ttl != ep_rare(c, e)->rst_ttl)
@@ -188,16 +280,15 @@ static void reason_reset(const struct conn *c, struct verdict_info *out)
     }
     if (conn_rare(c)->long_gap_ns > conn_rare(c)->idle_before_rst_ns && conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
         char g[32];
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The %s reset the connection %s, %s after the first segment that followed %s "
                  "of silence.%s",
                  side_name(by), phase, classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns),
                  classify_fmt_duration(g, sizeof g, conn_rare(c)->long_gap_ns), extra);
         return;
     }
-    snprintf(out->reason, sizeof out->reason,
-             "The %s reset the connection %s, after %s of silence.%s", side_name(by), phase,
-             classify_fmt_duration(d, sizeof d, conn_rare(c)->idle_before_rst_ns), extra);
+    snprintf(buf, len, "The %s reset the connection %s, after %s of silence.%s", side_name(by),
+             phase, classify_fmt_duration(d, sizeof d, conn_rare(c)->idle_before_rst_ns), extra);
 }
 
 /* "; earlier it stalled 2.1 s (zero window on the server's side, from frame 9)" */
@@ -213,40 +304,40 @@ static void stall_note(const struct verdict_info *v, char *buf, size_t len)
              side_name((enum side)v->stall.blamed), (unsigned long long)v->stall.start_frame);
 }
 
-static void reason_closed(const struct conn *c, struct verdict_info *out)
+static void reason_closed(const struct conn *c, const struct verdict_info *v, char *buf,
+                          size_t len)
 {
-    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
-    bool client_first = cl->frame_fin < sv->frame_fin;
-    out->verdict_frame = client_first ? sv->frame_fin : cl->frame_fin;
+    bool client_first = c->ep[SIDE_CLIENT].frame_fin < c->ep[SIDE_SERVER].frame_fin;
     char stall[160];
-    stall_note(out, stall, sizeof stall);
-    snprintf(out->reason, sizeof out->reason, "Both sides closed with FIN (the %s first)%s%s.",
+    stall_note(v, stall, sizeof stall);
+    snprintf(buf, len, "Both sides closed with FIN (the %s first)%s%s.",
              client_first ? "client" : "server",
              (c->flags & CONN_RST) ? "; a RST followed the FINs" : "", stall);
 }
 
-static void reason_stalled(const struct conn *c, struct verdict_info *out)
+static void reason_stalled(const struct conn *c, const struct verdict_info *v, char *buf,
+                           size_t len)
 {
-    const struct stall_episode *st = &out->stall;
+    const struct stall_episode *st = &v->stall;
     enum side blamed = (enum side)st->blamed, sender = side_peer(blamed);
     char d[32];
     classify_fmt_duration(d, sizeof d, st->seconds_ns);
     switch ((enum stall_kind)st->kind) {
     case STALL_ZERO_WINDOW:
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The %s has advertised a zero window for %s while the %s waits to send "
                  "(%u probes): the %s application is not reading.",
                  side_name(blamed), d, side_name(sender), conn_rare(c)->ep[sender].zw_probes,
                  side_name(blamed));
         break;
     case STALL_UNACKED_DATA:
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The %s has retransmitted data the %s never acknowledged for %s: the %s or the "
                  "path to it stopped delivering.",
                  side_name(sender), side_name(blamed), d, side_name(blamed));
         break;
     default:
-        snprintf(out->reason, sizeof out->reason,
+        snprintf(buf, len,
                  "The %s's data has filled the %s's advertised window for %s without progress: "
                  "the %s is reading too slowly.",
                  side_name(sender), side_name(blamed), d, side_name(blamed));
@@ -254,98 +345,80 @@ static void reason_stalled(const struct conn *c, struct verdict_info *out)
     }
 }
 
-static void reason_half_closed(const struct conn *c, int64_t now_ns, struct verdict_info *out)
+static void reason_half_closed(const struct conn *c, const struct verdict_info *v, char *buf,
+                               size_t len)
 {
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
     enum side closer = (cl->flags & EP_FIN) ? SIDE_CLIENT : SIDE_SERVER;
     enum side other = side_peer(closer);
     char d[32];
-    out->verdict_frame = c->ep[closer].frame_fin;
-    snprintf(out->reason, sizeof out->reason,
+    snprintf(buf, len,
              "The %s closed (FIN) and the %s stayed open for %s until the end without closing "
              "or resetting: %s.",
              side_name(closer), side_name(other),
-             classify_fmt_duration(d, sizeof d, now_ns - c->ep[closer].ts_fin_ns),
+             classify_fmt_duration(d, sizeof d, v->now_ns - c->ep[closer].ts_fin_ns),
              other == SIDE_SERVER ? "the server may leak connections in CLOSE_WAIT"
                                   : "the client may leak connections in CLOSE_WAIT");
 }
 
-/* ---- the rules --------------------------------------------------------- */
+static void reason_open(const struct conn *c, const struct verdict_info *v, char *buf,
+                        size_t len)
+{
+    char stall[160];
+    stall_note(v, stall, sizeof stall);
+    snprintf(buf, len, "%s and still open at the end of the capture%s.",
+             c->handshake == HS_COMPLETE ? "Established"
+                                         : "Established (handshake not fully seen)",
+             stall);
+}
+
+char *classify_reason(const struct conn *c, const struct verdict_info *v, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    switch (v->verdict) {
+    case VERDICT_REFUSED:
+        reason_refused(c, buf, len);
+        break;
+    case VERDICT_TIMED_OUT:
+    case VERDICT_UNANSWERED:
+        reason_unanswered(c, v, buf, len);
+        break;
+    case VERDICT_HALF_OPEN:
+        reason_half_open(c, buf, len);
+        break;
+    case VERDICT_RESET:
+        reason_reset(c, buf, len);
+        break;
+    case VERDICT_CLOSED:
+        reason_closed(c, v, buf, len);
+        break;
+    case VERDICT_STALLED:
+        reason_stalled(c, v, buf, len);
+        break;
+    case VERDICT_HALF_CLOSED:
+        reason_half_closed(c, v, buf, len);
+        break;
+    case VERDICT_OPEN:
+    case VERDICT__COUNT:
+        reason_open(c, v, buf, len);
+        break;
+    }
+    return buf;
+}
+
+const char *verdict_reason(const struct conn *c, const struct verdict_info *v, char *buf,
+                           size_t len)
+{
+    if (v->reason[0])
+        return v->reason;
+    return classify_reason(c, v, buf, len);
+}
 
 void classify_connection(const struct conn *c, const struct classify_config *cfg, int64_t now_ns,
                          struct verdict_info *out)
 {
-    const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
-    memset(out, 0, sizeof *out);
-    if (now_ns < c->last_ns)
-        now_ns = c->last_ns;
-
-    /* The stall going on now (the longer of the two directions), and the
-     * longest episode overall, recorded or ongoing. */
-    struct stall_episode ongoing;
-    memset(&ongoing, 0, sizeof ongoing);
-    for (int s = 0; s < 2; s++) {
-        struct stall_episode on =
-            classify_ongoing_stall(c, (enum side)s, now_ns, cfg->stall_threshold_ns);
-        if (on.kind != STALL_NONE &&
-            (ongoing.kind == STALL_NONE || on.seconds_ns > ongoing.seconds_ns))
-            ongoing = on;
-    }
-    out->stall = conn_rare(c)->stall_longest;
-    if (ongoing.kind != STALL_NONE &&
-        (out->stall.kind == STALL_NONE || ongoing.seconds_ns >= out->stall.seconds_ns))
-        out->stall = ongoing;
-
-    bool established = (c->flags & CONN_ESTABLISHED) != 0;
-    bool synack = (sv->flags & EP_SYN) != 0;
-    bool client_syn = (cl->flags & EP_SYN) || (c->flags & CONN_ICMP_SYN);
-    bool rst_by_server = (c->flags & CONN_RST) && c->rst_side == SIDE_SERVER;
-    int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
-
-    if (!established && !synack && client_syn) {
-        if (rst_by_server || (c->flags & CONN_ICMP_SYN)) {
-            out->verdict = VERDICT_REFUSED;
-            reason_refused(c, out);
-        } else {
-            reason_unanswered(c, cfg, now_ns, out);
-        }
-        return;
-    }
-    if (synack && !established && !(c->flags & CONN_RST)) {
-        out->verdict = VERDICT_HALF_OPEN;
-        reason_half_open(c, out);
-        return;
-    }
-    if ((c->flags & CONN_RST) && c->rst_phase != PHASE_CLOSED) {
-        out->verdict = VERDICT_RESET;
-        reason_reset(c, out);
-        return;
-    }
-    if (fins == 2) {
-        out->verdict = VERDICT_CLOSED;
-        out->clean = out->stall.kind == STALL_NONE;
-        reason_closed(c, out);
-        return;
-    }
-    if (ongoing.kind != STALL_NONE) {
-        out->stall = ongoing; /* the verdict is about the stall going on */
-        out->verdict = VERDICT_STALLED;
-        out->verdict_frame = out->stall.start_frame;
-        reason_stalled(c, out);
-        return;
-    }
-    if (fins == 1) {
-        out->verdict = VERDICT_HALF_CLOSED;
-        reason_half_closed(c, now_ns, out);
-        return;
-    }
-    out->verdict = VERDICT_OPEN;
-    out->clean = out->stall.kind == STALL_NONE;
-    out->verdict_frame = c->last_frame;
-    char stall[160];
-    stall_note(out, stall, sizeof stall);
-    snprintf(out->reason, sizeof out->reason, "%s and still open at the end of the capture%s.",
-             c->handshake == HS_COMPLETE ? "Established"
-                                         : "Established (handshake not fully seen)",
-             stall);
+    classify_verdict(c, cfg, now_ns, out);
+    classify_reason(c, out, out->reason, sizeof out->reason);
 }

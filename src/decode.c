@@ -19,12 +19,18 @@
  * no state between frames. It never allocates.
  *
  * Every packet byte is read through struct cursor, whose readers check bounds
- * and fail without reading. A cursor knows two lengths: the bytes captured
- * (.len) and the bytes the same region had on the wire (.wire). When a header
- * is incomplete, the two tell a snaplen cut (the wire had the bytes: the frame
- * is skipped as DR_HEADERS_CUT) from a frame that really was too short
- * (malformed, under the layer's own reason). Each frame is counted under
- * exactly one reason, by drop(), when it is skipped or malformed.
+ * and fail without reading; the one exception is the fast path at the end
+ * (Ethernet / SLL, one tag at most, IPv4 without options or IPv6 without
+ * extension headers, TCP), which checks the length of all fixed headers at
+ * once, loads the fields directly, and leaves every other frame to the
+ * cursor-based decoders before it has changed anything.
+ *
+ * A cursor knows two lengths: the bytes captured (.len) and the bytes the same
+ * region had on the wire (.wire). When a header is incomplete, the two tell a
+ * snaplen cut (the wire had the bytes: the frame is skipped as
+ * DR_HEADERS_CUT) from a frame that really was too short (malformed, under the
+ * layer's own reason). Each frame is counted under exactly one reason, by
+ * drop(), when it is skipped or malformed.
  *
  * Lengths come from the IP header, never from the captured length, but are
  * never allowed to exceed what the wire length says the frame carried: an IP
@@ -122,12 +128,6 @@ static inline bool peek_u8(const struct cursor *c, uint8_t *v)
     return true;
 }
 
-/* The n captured bytes at the read position, or NULL if they are not all there. */
-static inline const uint8_t *cur_span(const struct cursor *c, uint32_t n)
-{
-    return cur_has(c, n) ? c->ptr + c->off : NULL;
-}
-
 /* Make the read position the start of the region (entering a new layer). */
 static inline void cur_rebase(struct cursor *c)
 {
@@ -156,6 +156,24 @@ static inline enum decode_reason missing(const struct cursor *c, uint32_t from, 
                                          enum decode_reason short_reason)
 {
     return (uint64_t)from + n <= c->wire ? DR_HEADERS_CUT : short_reason;
+}
+
+/* Direct big-endian loads, for bytes a single length check has already shown
+ * to be captured (the fast path, options captured whole). memcpy makes the
+ * unaligned load legal; the compiler turns it and the byte swap into one or
+ * two instructions. */
+static inline uint16_t ld_be16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return ntohs(v);
+}
+
+static inline uint32_t ld_be32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return ntohl(v);
 }
 
 /* ---------------------------------------------------------------------------
@@ -345,7 +363,8 @@ static enum decode_status decode_sll(struct dctx *d, struct cursor *c)
  *       11    1 link-layer address length
  *       12    8 link-layer address (first 8 bytes)
  */
-#define SLL2_HLEN 20
+#define SLL2_HLEN            20
+#define SLL2_PROTOCOL_OFFSET 0
 
 static enum decode_status decode_sll2(struct dctx *d, struct cursor *c)
 {
@@ -697,7 +716,14 @@ static uint64_t csum_add(uint64_t acc, const uint8_t *p, uint32_t n)
         p += 8;
         n -= 8;
     }
-    while (n >= 2) {
+    if (n >= 4) { /* n < 8 from here on */
+        uint32_t w;
+        memcpy(&w, p, 4);
+        acc += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
         uint16_t h;
         memcpy(&h, p, 2);
         acc += h;
@@ -723,21 +749,36 @@ static uint32_t csum_fold(uint64_t acc)
     return (uint32_t)acc;
 }
 
+/* The 4 / 8 bytes at p as a partial sum: a 32-bit word is congruent (mod
+ * 0xffff) to the sum of its two 16-bit halves, so it can be added whole. */
+static inline uint64_t csum_word32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+static inline uint64_t csum_word64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return (w & 0xffffffffu) + (w >> 32);
+}
+
+/* The pseudo header is summed with straight-line loads (its pieces have fixed
+ * sizes); only the segment goes through csum_add. */
 static bool tcp_checksum_ok(const struct tcp_segment *t, const uint8_t *seg, uint32_t len)
 {
     uint64_t acc;
     if (t->ip_version == 4) {
         const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(len >> 8), (uint8_t)len};
-        acc = csum_add(0, t->src.b, 4);
-        acc = csum_add(acc, t->dst.b, 4);
-        acc = csum_add(acc, tail, sizeof tail);
+        acc = csum_word32(t->src.b) + csum_word32(t->dst.b) + csum_word32(tail);
     } else {
         const uint8_t tail[8] = {
             (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
             IP_PROTO_TCP};
-        acc = csum_add(0, t->src.b, 16);
-        acc = csum_add(acc, t->dst.b, 16);
-        acc = csum_add(acc, tail, sizeof tail);
+        acc = csum_word64(t->src.b) + csum_word64(t->src.b + 8) + csum_word64(t->dst.b) +
+              csum_word64(t->dst.b + 8) + csum_word64(tail);
     }
     return csum_fold(csum_add(acc, seg, len)) == 0xffffu;
 }
@@ -867,6 +908,136 @@ static enum opt_result parse_tcp_options(struct tcp_segment *t, struct cursor *o
     return OPT_OK;
 }
 
+/* NOP, NOP, timestamps (kind 8, length 10): the 12 option bytes nearly every
+ * segment carries once timestamps are negotiated (RFC 7323 appendix A). */
+#define TCP_OPT_NOP_NOP_TS     0x0101080au
+#define TCP_OPT_NOP_NOP_TS_LEN 12
+
+/* The same walk as parse_tcp_options, for the usual case where the whole
+ * option space (n bytes at p) was captured: no option can be cut, so only the
+ * framing is checked and the values are loaded directly. The result (fields
+ * set, OPT_OK or OPT_BAD) is the one parse_tcp_options gives for the same
+ * bytes; keep the two in step. (The NOP, NOP, timestamps block is recognized
+ * whole before this is called, see decode_tcp_rest.) */
+static enum opt_result parse_tcp_options_captured(struct tcp_segment *t, const uint8_t *p,
+                                                  uint32_t n)
+{
+    uint32_t at = 0;
+    while (at < n) {
+        uint8_t kind = p[at];
+        if (kind == TCP_OPT_EOL) {
+            return OPT_OK;
+        }
+        if (kind == TCP_OPT_NOP) {
+            at++;
+            continue;
+        }
+        if (n - at < 2) {
+            return OPT_BAD; /* no room for the length byte */
+        }
+        uint32_t len = p[at + 1];
+        if (len < 2 || len > n - at) {
+            return OPT_BAD;
+        }
+        const uint8_t *v = p + at + 2; /* the value: len - 2 bytes */
+        switch (kind) {
+        case TCP_OPT_MSS:
+            if (len == TCP_OPT_MSS_LEN) {
+                t->has_mss = true;
+                t->mss = ld_be16(v);
+            }
+            break;
+        case TCP_OPT_WSCALE:
+            if (len == TCP_OPT_WSCALE_LEN) {
+                t->has_wscale = true;
+                t->wscale = v[0] > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : v[0];
+            }
+            break;
+        case TCP_OPT_SACK_PERMITTED:
+            if (len == TCP_OPT_SACK_PERMITTED_LEN) {
+                t->sack_permitted = true;
+            }
+            break;
+        case TCP_OPT_SACK:
+            if (len > 2 && (len - 2) % TCP_OPT_SACK_BLOCK_LEN == 0) {
+                uint32_t blocks = (len - 2) / TCP_OPT_SACK_BLOCK_LEN;
+                t->sack_count = 0;
+                for (uint32_t i = 0; i < blocks && i < DECODE_MAX_SACK; i++) {
+                    t->sack[i].left = ld_be32(v + i * TCP_OPT_SACK_BLOCK_LEN);
+                    t->sack[i].right = ld_be32(v + i * TCP_OPT_SACK_BLOCK_LEN + 4);
+                    t->sack_count++;
+                }
+            }
+            break;
+        case TCP_OPT_TIMESTAMPS:
+            if (len == TCP_OPT_TIMESTAMPS_LEN) {
+                t->has_timestamps = true;
+                t->ts_val = ld_be32(v);
+                t->ts_ecr = ld_be32(v + 4);
+            }
+            break;
+        default:
+            break;
+        }
+        at += len;
+    }
+    return OPT_OK;
+}
+
+/* Everything after the fixed header, shared by decode_tcp and the fast path:
+ * options, payload length, checksum, counters. seg: the first byte of the TCP
+ * header; len / wire: the bytes of the segment captured / on the wire (len >=
+ * TCP_MIN_HLEN, len <= wire); hlen: the data offset in bytes, already checked
+ * to be within [TCP_MIN_HLEN, wire]. The fixed header's fields are in
+ * d->out->tcp already. */
+static enum decode_status decode_tcp_rest(struct dctx *d, const uint8_t *seg, uint32_t len,
+                                          uint32_t wire, uint32_t hlen)
+{
+    struct tcp_segment *t = &d->out->tcp;
+
+    if (hlen > TCP_MIN_HLEN) {
+        uint32_t opt_space = hlen - TCP_MIN_HLEN;
+        uint32_t opt_cap = len - TCP_MIN_HLEN;
+        const uint8_t *opt = seg + TCP_MIN_HLEN;
+        enum opt_result r;
+        if (opt_space == TCP_OPT_NOP_NOP_TS_LEN && opt_cap >= opt_space &&
+            ld_be32(opt) == TCP_OPT_NOP_NOP_TS) {
+            /* what the walk below would find in these 12 bytes */
+            t->has_timestamps = true;
+            t->ts_val = ld_be32(opt + 4);
+            t->ts_ecr = ld_be32(opt + 8);
+            r = OPT_OK;
+        } else if (opt_cap >= opt_space) {
+            r = parse_tcp_options_captured(t, opt, opt_space);
+        } else {
+            struct cursor o = {.ptr = opt, .len = opt_cap, .wire = opt_space};
+            r = parse_tcp_options(t, &o);
+        }
+        switch (r) {
+        case OPT_OK:
+            break;
+        case OPT_CUT:
+            t->options_cut = true;
+            d->cnt->options_cut++;
+            break;
+        case OPT_BAD:
+            return drop(d, DR_TCP_OPTIONS);
+        }
+    }
+    t->payload_bytes = wire - hlen;
+
+    if (d->cfg == NULL || d->cfg->verify_checksums) {
+        if (!d->verifiable || d->l4_len > len) {
+            d->cnt->checksum_unverified++;
+        } else if (!tcp_checksum_ok(t, seg, d->l4_len)) {
+            d->out->checksum_bad = true;
+            d->cnt->checksum_bad++;
+        }
+    }
+    d->cnt->tcp_segments++;
+    return DECODE_TCP;
+}
+
 /*
  * Checks, in order: the 20-byte fixed header (cut by the snaplen: skipped;
  * beyond the IP payload: DR_TCP_DATA_OFFSET); the data offset (>= 5, within
@@ -895,40 +1066,7 @@ static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
     if (hlen < TCP_MIN_HLEN || hlen > c->wire) {
         return drop(d, DR_TCP_DATA_OFFSET);
     }
-    if (hlen > TCP_MIN_HLEN) {
-        uint32_t opt_space = hlen - TCP_MIN_HLEN;
-        uint32_t opt_cap = c->len - TCP_MIN_HLEN;
-        struct cursor o = {
-            .ptr = c->ptr + TCP_MIN_HLEN,
-            .len = opt_cap < opt_space ? opt_cap : opt_space,
-            .wire = opt_space,
-            .off = 0,
-        };
-        switch (parse_tcp_options(t, &o)) {
-        case OPT_OK:
-            break;
-        case OPT_CUT:
-            t->options_cut = true;
-            d->cnt->options_cut++;
-            break;
-        case OPT_BAD:
-            return drop(d, DR_TCP_OPTIONS);
-        }
-    }
-    t->payload_bytes = c->wire - hlen;
-
-    if (d->cfg == NULL || d->cfg->verify_checksums) {
-        c->off = 0;
-        const uint8_t *seg = d->verifiable ? cur_span(c, d->l4_len) : NULL;
-        if (seg == NULL) {
-            d->cnt->checksum_unverified++;
-        } else if (!tcp_checksum_ok(t, seg, d->l4_len)) {
-            d->out->checksum_bad = true;
-            d->cnt->checksum_bad++;
-        }
-    }
-    d->cnt->tcp_segments++;
-    return DECODE_TCP;
+    return decode_tcp_rest(d, c->ptr, c->len, c->wire, hlen);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1005,6 +1143,122 @@ static enum decode_status decode_quoted_tcp(struct dctx *d, struct cursor *c)
 }
 
 /* ---------------------------------------------------------------------------
+ * Fast path: the frames nearly every capture is made of.
+ *
+ *   link header: Ethernet II (14 bytes), Linux SLL (16) or SLL2 (20)
+ *   at most one 802.1Q / 802.1ad tag
+ *   IPv4: version 4, IHL 5 (no options), not a fragment (MF clear, offset 0),
+ *         total length >= 40, protocol TCP
+ *     or IPv6: next header TCP (no extension headers), payload length >= 20
+ *   TCP: data offset within [5, what the IP length leaves]
+ *
+ * These are recognized with one length check for the link, IP and TCP fixed
+ * headers and read with direct loads, instead of one bounds-checked cursor read
+ * per field. Options, payload length and checksum then go through
+ * decode_tcp_rest(), like the general path.
+ *
+ * Anything else (a frame too short, other EtherTypes, stacked tags, MPLS, IPv4
+ * options, fragments, a total / payload length of 0 or too small, extension
+ * headers, ICMP, a bad data offset) returns false *before* anything is written
+ * to the output or a counter moves, and the general decoders above take the
+ * frame from its first byte: they alone name the reasons. A frame decoded here
+ * gives the same struct decoded and the same counters as the general path
+ * would: the lengths below are the general path's cur_limit() and
+ * cur_rebase() arithmetic, written out.
+ *
+ * c: the whole frame (c->off == 0); type_at: offset of the EtherType in the
+ * link header; link_hlen: the link header's length.
+ */
+#define IPV4_VERSION_IHL5 0x45 /* first byte of an IPv4 header without options */
+
+static inline bool decode_fast(struct dctx *d, const struct cursor *c, uint32_t type_at,
+                               uint32_t link_hlen, enum decode_status *status)
+{
+    const uint8_t *p = c->ptr;
+
+    /* the link header, a tag if any, the smallest IP and TCP headers */
+    if (c->len < link_hlen + IPV4_MIN_HLEN + TCP_MIN_HLEN) {
+        return false;
+    }
+    uint32_t ip_at = link_hlen; /* where the IP header starts */
+    uint16_t type = ld_be16(p + type_at);
+    if (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
+        type = ld_be16(p + ip_at + 2); /* the tag's next EtherType */
+        ip_at += VLAN_TAG_LEN;
+    }
+    const uint8_t *ip = p + ip_at;
+    uint32_t ip_cap = c->len - ip_at;   /* >= 36: c->len >= link_hlen + 40 */
+    uint32_t ip_wire = c->wire - ip_at; /* >= ip_cap */
+    uint32_t ip_hlen;                   /* IP header length */
+    uint32_t ip_end;                    /* where the IP length ends the region */
+
+    if (type == ETHERTYPE_IPV4) {
+        if (ip_cap < IPV4_MIN_HLEN + TCP_MIN_HLEN || ip[0] != IPV4_VERSION_IHL5 ||
+            ip[9] != IP_PROTO_TCP) {
+            return false;
+        }
+        uint32_t total = ld_be16(ip + 2);
+        uint32_t frag = ld_be16(ip + 6);
+        if (total < IPV4_MIN_HLEN + TCP_MIN_HLEN ||
+            (frag & (IPV4_FRAG_MF | IPV4_FRAG_OFFSET_MASK)) != 0) {
+            return false;
+        }
+        ip_hlen = IPV4_MIN_HLEN;
+        ip_end = total;
+    } else if (type == ETHERTYPE_IPV6) {
+        if (ip_cap < IPV6_HLEN + TCP_MIN_HLEN || (ip[0] >> 4) != 6 || ip[6] != IP_PROTO_TCP) {
+            return false;
+        }
+        uint32_t plen = ld_be16(ip + 4);
+        if (plen < TCP_MIN_HLEN) {
+            return false;
+        }
+        ip_hlen = IPV6_HLEN;
+        ip_end = IPV6_HLEN + plen;
+    } else {
+        return false;
+    }
+    /* Trim to the IP length (never grown), as cur_limit() does; both stay
+     * >= ip_hlen + TCP_MIN_HLEN by the checks above. */
+    if (ip_end < ip_wire) {
+        ip_wire = ip_end;
+    }
+    if (ip_cap > ip_wire) {
+        ip_cap = ip_wire;
+    }
+    const uint8_t *tcp = ip + ip_hlen;
+    uint32_t tcp_cap = ip_cap - ip_hlen;   /* >= TCP_MIN_HLEN */
+    uint32_t tcp_wire = ip_wire - ip_hlen; /* >= tcp_cap */
+    uint32_t hlen = (uint32_t)(tcp[12] >> 4) * 4u;
+    if (hlen < TCP_MIN_HLEN || hlen > tcp_wire) {
+        return false;
+    }
+
+    /* Decided: from here on, the same writes as the general path. */
+    struct tcp_segment *t = &d->out->tcp;
+    if (ip_hlen == IPV4_MIN_HLEN) {
+        memcpy(t->src.b, ip + 12, 4);
+        memcpy(t->dst.b, ip + 16, 4);
+        t->ip_version = 4;
+        t->ttl = ip[8];
+    } else {
+        memcpy(t->src.b, ip + 8, 16);
+        memcpy(t->dst.b, ip + 24, 16);
+        t->ip_version = 6;
+        t->ttl = ip[7];
+    }
+    d->l4_len = ip_end - ip_hlen; /* d->verifiable is still true */
+    t->sport = ld_be16(tcp);
+    t->dport = ld_be16(tcp + 2);
+    t->seq = ld_be32(tcp + 4);
+    t->ack = ld_be32(tcp + 8);
+    t->flags = tcp[13];
+    t->window = ld_be16(tcp + 14);
+    *status = decode_tcp_rest(d, tcp, tcp_cap, tcp_wire, hlen);
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
  * Entry point and names.
  */
 enum decode_status decode_frame(const struct frame *f, const struct decode_config *cfg,
@@ -1030,12 +1284,24 @@ enum decode_status decode_frame(const struct frame *f, const struct decode_confi
         cnt->caplen_gt_wirelen++;
         c.wire = f->caplen;
     }
+    /* Ethernet and Linux cooked frames try the fast path first; it takes the
+     * frame only if it can decode it whole (see decode_fast). */
+    enum decode_status st;
     switch (f->link) {
     case LINK_ETHERNET:
+        if (decode_fast(&d, &c, ETH_HLEN - 2, ETH_HLEN, &st)) {
+            return st;
+        }
         return decode_ethernet(&d, &c);
     case LINK_LINUX_SLL:
+        if (decode_fast(&d, &c, SLL_PROTOCOL_OFFSET, SLL_HLEN, &st)) {
+            return st;
+        }
         return decode_sll(&d, &c);
     case LINK_LINUX_SLL2:
+        if (decode_fast(&d, &c, SLL2_PROTOCOL_OFFSET, SLL2_HLEN, &st)) {
+            return st;
+        }
         return decode_sll2(&d, &c);
     case LINK_NULL:
         return decode_null(&d, &c);

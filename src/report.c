@@ -25,6 +25,25 @@ const char *reporter_names(void)
     return "text, json";
 }
 
+char *report_fmt_addr(const struct ip_addr *a, int ip_version, char *buf, size_t len)
+{
+    if (ip_version != 4 || len < 16) /* 16: "255.255.255.255" and its NUL */
+        return ip_addr_format(a, ip_version, buf, len);
+    char *p = buf;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a->b[i];
+        if (i)
+            *p++ = '.';
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    *p = '\0';
+    return buf;
+}
+
 void report_fmt_time(char *buf, size_t len, int64_t ns, int digits)
 {
     const char *sign = "";

@@ -52,28 +52,43 @@ static struct reporter *text_create(const struct reporter_config *cfg)
     return &r->base;
 }
 
-/* "12:00:01.234567" (UTC) */
+/* "12:00:01.234567" (UTC). The time of day is the seconds since the epoch
+ * modulo 86400 (time_t counts no leap seconds: what gmtime_r() gives),
+ * written by hand: this runs for every kept problem line. */
 static void fmt_clock(char *buf, size_t len, int64_t ns, int digits)
 {
-    time_t sec = (time_t)(ns >= 0 ? ns / 1000000000LL : (ns - 999999999LL) / 1000000000LL);
-    int64_t frac = ns - (int64_t)sec * 1000000000LL;
-    struct tm tm;
-    if (!gmtime_r(&sec, &tm)) {
-        snprintf(buf, len, "?");
-        return;
+    int64_t sec = ns >= 0 ? ns / 1000000000LL : (ns - 999999999LL) / 1000000000LL;
+    int64_t frac = ns - sec * 1000000000LL;
+    int64_t day_s = sec % 86400;
+    if (day_s < 0)
+        day_s += 86400;
+    int nd = digits == 9 ? 9 : 6;
+    if (nd == 6)
+        frac /= 1000;
+    char tmp[24];
+    int fields[3] = {(int)(day_s / 3600), (int)(day_s / 60 % 60), (int)(day_s % 60)};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        tmp[n++] = (char)('0' + fields[i] / 10);
+        tmp[n++] = (char)('0' + fields[i] % 10);
+        tmp[n++] = i < 2 ? ':' : '.';
     }
-    if (digits == 9)
-        snprintf(buf, len, "%02d:%02d:%02d.%09lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (long long)frac);
-    else
-        snprintf(buf, len, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (long long)(frac / 1000));
+    for (int i = nd - 1; i >= 0; i--) {
+        tmp[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    n += (size_t)nd;
+    if (len) {
+        size_t k = n < len ? n : len - 1; /* cut as snprintf would */
+        memcpy(buf, tmp, k);
+        buf[k] = '\0';
+    }
 }
 
 static void fmt_endpoint(char *buf, size_t len, const struct conn *c, enum side s)
 {
     char ip[64];
-    ip_addr_format(conn_addr(c, s), c->key.ip_version, ip, sizeof ip);
+    report_fmt_addr(conn_addr(c, s), c->key.ip_version, ip, sizeof ip);
     if (c->key.ip_version == 6)
         snprintf(buf, len, "[%s]:%u", ip, conn_port(c, s));
     else
@@ -94,7 +109,7 @@ static void note_kind(struct text_reporter *r, const struct conn *c, const struc
     struct kind_example *k = &r->kinds[kind_index(v->verdict, (enum stall_kind)v->stall.kind)];
     if (k->count++ > 0)
         return;
-    ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, k->server, sizeof k->server);
+    report_fmt_addr(conn_addr(c, SIDE_SERVER), c->key.ip_version, k->server, sizeof k->server);
     k->port = conn_port(c, SIDE_SERVER);
     /* The peer of the host where the checks run. */
     enum side peer = SIDE_CLIENT;
@@ -103,7 +118,7 @@ static void note_kind(struct text_reporter *r, const struct conn *c, const struc
     else if (v->verdict == VERDICT_STALLED)
         peer = v->stall.kind == STALL_UNACKED_DATA ? (enum side)v->stall.blamed
                                                    : side_peer((enum side)v->stall.blamed);
-    ip_addr_format(conn_addr(c, peer), c->key.ip_version, k->peer, sizeof k->peer);
+    report_fmt_addr(conn_addr(c, peer), c->key.ip_version, k->peer, sizeof k->peer);
 }
 
 static void text_connection(struct reporter *base, const struct conn *c,
@@ -129,12 +144,13 @@ static void text_connection(struct reporter *base, const struct conn *c,
         r->lines = nl;
         r->cap_lines = cap;
     }
-    char t[32], a[80], b[80], line[VERDICT_REASON_MAX + 320];
+    char t[32], a[80], b[80], line[VERDICT_REASON_MAX + 320], reason[VERDICT_REASON_MAX];
     fmt_clock(t, sizeof t, c->start_ns, base->cfg.ts_digits);
     fmt_endpoint(a, sizeof a, c, SIDE_CLIENT);
     fmt_endpoint(b, sizeof b, c, SIDE_SERVER);
     int n = snprintf(line, sizeof line, "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s)",
-                     t, a, b, verdict_name(v->verdict), v->reason,
+                     t, a, b, verdict_name(v->verdict),
+                     verdict_reason(c, v, reason, sizeof reason),
                      (unsigned long long)c->first_frame, (unsigned long long)c->last_frame,
                      (unsigned long long)v->verdict_frame,
                      why == END_EVICTED ? "; evicted at the table cap" : "");
@@ -342,6 +358,7 @@ static void text_destroy(struct reporter *base)
 
 const struct reporter_ops report_text_ops = {
     .name = "text",
+    .reason_on_demand = true, /* only kept problem lines carry one */
     .create = text_create,
     .connection = text_connection,
     .event = text_event,

@@ -11,7 +11,9 @@
  * table walks the precedence order of docs/verdicts.md pair by pair
  * (refused > timed_out > unanswered > half_open > reset > closed > stalled >
  * half_closed > open), and the remaining tests check the thresholds, the
- * ongoing-stall helper, the reason sentences and the verdict names.
+ * ongoing-stall helper, the reason sentences and the verdict names. Every
+ * case is also classified in two steps (classify_verdict(), then
+ * classify_reason()), which must agree with classify_connection().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +313,25 @@ static void run_rule_case(void **state)
     assert_sentence(&v);
     if (rc->reason_has)
         assert_reason_has(&v, rc->reason_has);
+
+    /* In two steps: the same verdict and evidence without the sentence,
+     * then the same sentence on demand. */
+    struct verdict_info v2;
+    char buf[VERDICT_REASON_MAX], small[12];
+    memset(&v2, 0x5a, sizeof v2);
+    classify_verdict(&c, &cfg_default, now, &v2);
+    assert_int_equal(v2.verdict, v.verdict);
+    assert_int_equal(v2.verdict_frame, v.verdict_frame);
+    assert_int_equal(v2.clean, v.clean);
+    assert_int_equal(v2.now_ns, v.now_ns);
+    assert_memory_equal(&v2.stall, &v.stall, sizeof v.stall);
+    assert_string_equal(v2.reason, "");
+    assert_string_equal(classify_reason(&c, &v2, buf, sizeof buf), v.reason);
+    assert_string_equal(verdict_reason(&c, &v2, buf, sizeof buf), v.reason);
+    assert_ptr_equal(verdict_reason(&c, &v, buf, sizeof buf), v.reason);
+    classify_reason(&c, &v2, small, sizeof small); /* cut as snprintf cuts */
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, v.reason, sizeof small - 1);
 }
 
 /* ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_report.c - unit tests for the JSON reporter (src/report_json.c) and
- * the helpers it shares (src/report.c).
+ * the helpers it shares (src/report.c); the text reporter only where both
+ * must agree (sentences written on demand).
  *
  * The reporter writes into an open_memstream() buffer; each line is then
  * checked by a small strict JSON parser written here (objects, arrays,
@@ -921,6 +922,95 @@ static void test_reporter_table_and_helpers(void **state)
     assert_string_equal(b, "-9223372036.854775808");
 }
 
+/* report_fmt_addr() writes what ip_addr_format() (inet_ntop) writes: every
+ * value in every IPv4 byte position, a spread of whole addresses, IPv6. */
+static void test_fmt_addr_matches_inet_ntop(void **state)
+{
+    (void)state;
+    char want[64], got[64];
+    struct ip_addr a;
+    for (unsigned pos = 0; pos < 4; pos++) {
+        for (unsigned v = 0; v < 256; v++) {
+            memset(&a, 0, sizeof a);
+            memset(a.b, pos == 0 ? 0 : 255, 4);
+            a.b[pos] = (uint8_t)v;
+            ip_addr_format(&a, 4, want, sizeof want);
+            assert_string_equal(report_fmt_addr(&a, 4, got, sizeof got), want);
+        }
+    }
+    uint32_t x = 12345;
+    for (int i = 0; i < 100000; i++) {
+        x = x * 1103515245u + 12345u;
+        memset(&a, 0, sizeof a);
+        memcpy(a.b, &x, 4);
+        ip_addr_format(&a, 4, want, sizeof want);
+        assert_string_equal(report_fmt_addr(&a, 4, got, sizeof got), want);
+    }
+    static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy(a.b, v6, sizeof v6);
+    assert_string_equal(report_fmt_addr(&a, 6, got, sizeof got), "2001:db8::1:0:1");
+    assert_string_equal(report_fmt_addr(&a, 0, got, sizeof got), "");
+    memset(&a, 0, sizeof a);
+    memset(a.b, 255, 4); /* a buffer too short: whatever inet_ntop does */
+    ip_addr_format(&a, 4, want, 8);
+    assert_string_equal(report_fmt_addr(&a, 4, got, 8), want);
+}
+
+/* The reporters write the sentence themselves when the analyzer leaves it
+ * out (reason_on_demand): the line is the same either way. */
+static void test_reason_on_demand(void **state)
+{
+    (void)state;
+    assert_true(report_json_ops.reason_on_demand);
+    assert_true(report_text_ops.reason_on_demand);
+    struct conn c;
+    struct verdict_info full, lazy;
+    struct capture a, b;
+    conn_clean_v6(&c);
+    c.flags |= CONN_RST;
+    c.rst_side = SIDE_SERVER;
+    c.rst_phase = PHASE_ESTABLISHED;
+    classify_connection(&c, &ccfg, c.last_ns, &full);
+    classify_verdict(&c, &ccfg, c.last_ns, &lazy);
+    assert_int_equal(full.verdict, VERDICT_RESET);
+    assert_string_equal(lazy.reason, "");
+    cap_open(&a, 6, false);
+    a.r->ops->connection(a.r, &c, &full, END_FINISHED);
+    cap_close(&a);
+    cap_open(&b, 6, false);
+    b.r->ops->connection(b.r, &c, &lazy, END_FINISHED);
+    cap_close(&b);
+    assert_int_equal(a.n_lines, 1);
+    assert_int_equal(b.n_lines, 1);
+    assert_string_equal(a.lines[0], b.lines[0]);
+    struct jobj o;
+    line_object(&b, 0, &o);
+    assert_str(&o, "reason", full.reason);
+    cap_free(&a);
+    cap_free(&b);
+
+    /* The text report: the problem line carries the sentence. */
+    char *out[2];
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        FILE *f = open_memstream(&out[i], &len);
+        assert_non_null(f);
+        struct reporter_config rc = {.out = f, .ts_digits = 6, .max_problem_lines = 100};
+        struct reporter *r = report_text_ops.create(&rc);
+        assert_non_null(r);
+        r->ops->connection(r, &c, i ? &lazy : &full, END_FINISHED);
+        struct report_summary sum;
+        memset(&sum, 0, sizeof sum);
+        r->ops->end(r, &sum);
+        r->ops->destroy(r);
+        assert_int_equal(fclose(f), 0);
+    }
+    assert_non_null(strstr(out[0], full.reason));
+    assert_string_equal(out[0], out[1]);
+    free(out[0]);
+    free(out[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -935,6 +1025,8 @@ int main(void)
         cmocka_unit_test(test_summary_live_and_undamaged),
         cmocka_unit_test(test_event_line),
         cmocka_unit_test(test_reporter_table_and_helpers),
+        cmocka_unit_test(test_fmt_addr_matches_inet_ntop),
+        cmocka_unit_test(test_reason_on_demand),
         cmocka_unit_test(test_json_checker),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
