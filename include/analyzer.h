@@ -31,7 +31,9 @@ void analyzer_config_default(struct analyzer_config *cfg);
 /* Frames decoded but not yet handed to the tracker (file mode only): by
  * the time a frame is tracked, its table slot and connection have been
  * prefetched while the frames after it were decoded. */
-#define ANALYZER_PIPELINE 3
+#define ANALYZER_SLOT_AHEAD 2 /* frames between the slot prefetch and the connection's */
+#define ANALYZER_CONN_AHEAD 2 /* frames between the connection prefetch and tracking */
+#define ANALYZER_PIPELINE 8   /* a power of two > ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD */
 struct analyzer_pending {
     struct decoded d;
     struct frame f;          /* .bytes cleared: the frame's bytes are gone */

@@ -158,15 +158,16 @@ struct endpoint {
     uint8_t wscale;       /* window scale it offered */
     uint8_t ttl;          /* TTL / hop limit of its last ordinary segment */
     uint8_t pad_;
+    int64_t small_sent_ns; /* Nagle: when its last small segment left with nothing in flight */
+    int64_t ack_release_ns; /* Nagle: when the peer's late pure ACK released it (0: none);
+                               it had been held since small_sent_ns */
+    struct stall_track stall; /* its data waiting on the peer */
+    /* Above: touched by most segments. Below: by SYNs and FINs only. */
     uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
     uint64_t frame_fin;   /* first FIN frame */
     int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
     int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
     int64_t ts_fin_ns;    /* first FIN */
-    int64_t small_sent_ns; /* Nagle: when its last small segment left with nothing in flight */
-    int64_t ack_release_ns; /* Nagle: when the peer's late pure ACK released it (0: none);
-                               it had been held since small_sent_ns */
-    struct stall_track stall; /* its data waiting on the peer */
 };
 
 /* What only some connections need about an endpoint: counters of rarer
@@ -266,23 +267,25 @@ struct conn_rare {
 };
 
 struct conn {
+    /* What most segments touch first, in the first cache lines ... */
     struct flow_key key;       /* index key (canonical) */
     uint32_t idx;              /* flow table pool index */
     uint32_t hash;             /* hash of key (flow table) */
-    struct conn_rare *rare;    /* NULL until needed: read through conn_rare() */
-    uint64_t id;               /* 1, 2, ... in order of first packet */
-    uint64_t first_frame;      /* first frame of this connection */
-    uint64_t last_frame;       /* last frame of this connection */
-    uint64_t frame_established; /* frame of the ACK that completed the handshake */
-    int64_t start_ns;          /* time of the first frame */
-    int64_t last_ns;           /* time of the last frame */
-    int64_t established_ns;    /* time the handshake completed */
-    int64_t max_idle_ns;       /* longest silence between two of its frames */
-    struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     uint16_t flags;            /* CONN_* */
     uint8_t rst_side;          /* enum side that sent the ending RST */
     uint8_t rst_phase;         /* enum reset_phase */
     uint8_t handshake;         /* enum handshake_seen */
+    struct conn_rare *rare;    /* NULL until needed: read through conn_rare() */
+    int64_t last_ns;           /* time of the last frame */
+    uint64_t last_frame;       /* last frame of this connection */
+    int64_t max_idle_ns;       /* longest silence between two of its frames */
+    struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
+    /* ... what is written once, last. */
+    uint64_t id;               /* 1, 2, ... in order of first packet */
+    uint64_t first_frame;      /* first frame of this connection */
+    uint64_t frame_established; /* frame of the ACK that completed the handshake */
+    int64_t start_ns;          /* time of the first frame */
+    int64_t established_ns;    /* time the handshake completed */
 };
 
 /* The rare block of c, or an all-zero one when c has none. */

@@ -86,6 +86,10 @@ struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key 
  * connections whose hash matches. */
 void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
+/* At the cap every new connection evicts the least recently active one:
+ * prefetch the next victims (the second one's struct, the first one's index
+ * slot, whose hash the previous call brought into cache). */
+void flow_table_prefetch_victims(const struct flow_table *t);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list. Returns NULL when out of memory. */
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k);

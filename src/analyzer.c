@@ -61,8 +61,9 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
     a->classify.stall_threshold_ns = cfg->tracker.stall_threshold_ns;
     /* Events only when they are printed (live): the timers cost per packet. */
     tracker_init(&a->tracker, &cfg->tracker, on_conn, cfg->events ? on_event : NULL, a);
-    /* Live events must come out as their frame arrives: no lag then. */
-    a->pipelined = !cfg->events;
+    /* Live events must come out as their frame arrives: no lag then.
+     * TCPTRIAGE_NO_FASTPATH=1 turns the pipeline off too (tests/fastpath.py). */
+    a->pipelined = !cfg->events && a->tracker.fast;
     a->findings = findings_new(&cfg->findings);
 }
 
@@ -71,7 +72,7 @@ static void pending_pop(struct analyzer *a)
 {
     struct analyzer_pending *p = &a->pending[a->pending_first];
     tracker_packet_prepared(&a->tracker, &p->d, &p->f, &p->prep);
-    a->pending_first = (a->pending_first + 1) % ANALYZER_PIPELINE;
+    a->pending_first = (a->pending_first + 1) & (ANALYZER_PIPELINE - 1);
     a->pending_n--;
 }
 
@@ -101,19 +102,23 @@ void analyzer_frame(struct analyzer *a, const struct frame *f)
      * before it has had its slot fetched by now: prefetch its connection.
      * With the pipeline full, track the oldest frame. */
     struct analyzer_pending *p =
-        &a->pending[(a->pending_first + a->pending_n) % ANALYZER_PIPELINE];
+        &a->pending[(a->pending_first + a->pending_n) & (ANALYZER_PIPELINE - 1)];
     enum decode_status st = decode_frame(f, &a->cfg.decode, &p->d, &a->decode);
     if (st != DECODE_TCP && st != DECODE_ICMP)
         return;
-    p->f = *f;
-    p->f.bytes = NULL;
+    /* What the tracker reads of a frame: its time and number (the bytes
+     * are gone by the time it is tracked). Copied field by field: a wider
+     * load of fields just written one by one stalls on the store buffer. */
+    p->f.ts_ns = f->ts_ns;
+    p->f.number = f->number;
     tracker_prepare(&a->tracker, &p->d, &p->prep);
     a->pending_n++;
-    if (a->pending_n >= 2) {
-        unsigned prev = (a->pending_first + a->pending_n - 2) % ANALYZER_PIPELINE;
+    if (a->pending_n > ANALYZER_SLOT_AHEAD) {
+        unsigned prev = (a->pending_first + a->pending_n - 1 - ANALYZER_SLOT_AHEAD) &
+                        (ANALYZER_PIPELINE - 1);
         tracker_prefetch(&a->tracker, &a->pending[prev].prep);
     }
-    if (a->pending_n == ANALYZER_PIPELINE)
+    if (a->pending_n > ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD)
         pending_pop(a);
 }
 

@@ -457,6 +457,7 @@ static void make_room(struct tracker *t, int64_t now_ns)
             c->flags |= CONN_EVICTED;
             t->cnt.evicted++;
             emit_and_free(t, c, END_EVICTED, now_ns);
+            flow_table_prefetch_victims(&t->table);
         }
     }
 }
@@ -810,8 +811,8 @@ static void on_sequence(struct tracker *t, struct conn *c, enum side s,
     /* A segment one byte below snd_nxt, carrying 0 or 1 byte, with
      * everything acknowledged: a keepalive (RFC 1122 4.2.3.6) -- or, when the
      * peer's window is zero, a zero-window probe (Linux probes this way). */
-    bool all_acked = (pe->flags & EP_ACK_KNOWN) && seq_geq(pe->ack, e->snd_nxt);
-    if (!fin && len <= 1 && seg->seq == e->snd_nxt - 1 && (all_acked || peer_zero)) {
+    if (!fin && len <= 1 && seg->seq == e->snd_nxt - 1 &&
+        (peer_zero || ((pe->flags & EP_ACK_KNOWN) && seq_geq(pe->ack, e->snd_nxt)))) {
         struct ep_rare *r = &rare_of(t, c)->ep[s];
         if (peer_zero) {
             r->zw_probes++;
@@ -977,6 +978,132 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
     }
 }
 
+/* Header prediction (after Van Jacobson's for TCP receivers): most segments
+ * of an established connection are the next in-order data segment or an
+ * ACK for data sent, with nothing else going on. This handles exactly those
+ * and does for them what on_segment() does -- the same updates in the same
+ * order, through the same helpers -- without testing for everything that is
+ * not happening (SYN, FIN, RST, SACK, zero windows, retransmissions,
+ * keepalives and probes, acknowledgments beyond what was seen, silences
+ * long enough to matter, time going backwards, live events). Anything else,
+ * and every segment when TCPTRIAGE_NO_FASTPATH=1, takes on_segment();
+ * tests/fastpath.py checks that both ways give the same output. */
+static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
+                         const struct tcp_segment *seg, const struct frame *f)
+{
+    struct endpoint *e = &c->ep[s];
+    enum side p = side_peer(s);
+    struct endpoint *pe = &c->ep[p];
+    const uint16_t known = EP_SEQ_KNOWN | EP_ACK_KNOWN;
+    int64_t ts = f->ts_ns, idle = ts - c->last_ns;
+    uint32_t len = seg->payload_bytes;
+    if ((seg->flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK)) != TCP_ACK || seg->sack_count ||
+        seg->window == 0 || !t->fast ||
+        (c->flags & (CONN_ESTABLISHED | CONN_DONE | CONN_RST)) != CONN_ESTABLISHED ||
+        (e->flags & known) != known || !(pe->flags & EP_SEQ_KNOWN) ||
+        ((e->flags | pe->flags) & (EP_FIN | EP_ZERO_WINDOW)) || seg->seq != e->snd_nxt ||
+        idle < 0 || idle >= CONN_LONG_GAP_NS ||
+        (seg->ack != e->ack && !(seq_gt(seg->ack, e->ack) && seq_leq(seg->ack, pe->snd_nxt))))
+        return false;
+
+    /* on_segment() */
+    if (idle > c->max_idle_ns)
+        c->max_idle_ns = idle;
+    t->gap_ns = idle;
+    c->last_ns = ts;
+    c->last_frame = f->number;
+    e->pkts++;
+    e->bytes += len;
+    e->flags |= EP_SEEN;
+    e->ttl = seg->ttl;
+    uint32_t prev_win = e->win_bytes;
+    if (c->flags & CONN_WSCALE_ON)
+        prev_win >>= e->wscale;
+
+    /* on_ack(): progress, or a duplicate. With no FIN sent, the data in
+     * flight is conn_in_flight() (data_in_flight() subtracts only a FIN). */
+    if (seg->ack != e->ack) {
+        e->ack = seg->ack;
+        e->dupacks = 0;
+        uint32_t infl_p = seq_gt(pe->snd_nxt, e->ack) ? pe->snd_nxt - e->ack : 0;
+        /* stall_close(p): with nothing but data in flight tracked (no
+         * retransmission, full window or zero window) it is no stall */
+        struct stall_track *sp = &pe->stall;
+        if (sp->zero | sp->retransmitted | sp->window_full) {
+            stall_close(t, c, p, ts);
+        } else {
+            memset(sp, 0, sizeof *sp);
+            if (c->rare) {
+                c->rare->ep[p].zero_since_ns = 0;
+                c->rare->ep[p].zero_frame = 0;
+            }
+        }
+        /* nagle_on_ack() */
+        if (len == 0 && (pe->flags & EP_SMALL_HELD) && infl_p == 0) {
+            pe->flags &= (uint16_t)~EP_SMALL_HELD;
+            if (ts - pe->small_sent_ns >= NAGLE_MIN_DELAY_NS)
+                pe->ack_release_ns = ts;
+        }
+        /* stall_reopen(p): the window is not zero */
+        if (infl_p > 0) {
+            sp->inflight = 1;
+            sp->inflight_since_ns = ts;
+            sp->inflight_frame = c->last_frame;
+        }
+    } else if (len == 0 && seg->window == prev_win) {
+        if (e->dupacks < UINT16_MAX)
+            e->dupacks++;
+        if (pe->flags & EP_KA_PENDING) {
+            pe->flags &= (uint16_t)~EP_KA_PENDING;
+            rare_of(t, c)->ep[p].keepalive_acks++;
+        }
+    }
+
+    /* on_sequence(): new data in order, and nagle_on_data() */
+    bool peer_ack = (pe->flags & EP_ACK_KNOWN) != 0;
+    if (len > 0) {
+        e->flags |= EP_DATA;
+        if (is_small(c, s, len)) {
+            if (e->ack_release_ns && ts - e->ack_release_ns <= NAGLE_FOLLOW_NS) {
+                struct ep_rare *r = &rare_of(t, c)->ep[s];
+                r->nagle_events++;
+                r->nagle_delay_ns += e->ack_release_ns - e->small_sent_ns;
+            }
+            e->ack_release_ns = 0;
+            if (!peer_ack || !seq_gt(e->snd_nxt, pe->ack)) { /* nothing was in flight */
+                e->small_sent_ns = ts;
+                e->flags |= EP_SMALL_HELD;
+            }
+        }
+        e->snd_nxt = seg->seq + len;
+    }
+
+    /* on_window() */
+    uint32_t win = seg->window;
+    if (c->flags & CONN_WSCALE_ON)
+        win <<= e->wscale;
+    e->win_bytes = win;
+
+    /* stall_observe() of both directions, on what is in flight now */
+    uint32_t in[2];
+    in[s] = peer_ack && seq_gt(e->snd_nxt, pe->ack) ? e->snd_nxt - pe->ack : 0;
+    in[p] = seq_gt(pe->snd_nxt, e->ack) ? pe->snd_nxt - e->ack : 0;
+    for (int x = 0; x < 2; x++) {
+        struct stall_track *st = &c->ep[x].stall;
+        const struct endpoint *r = &c->ep[!x];
+        if (in[x] > 0 && !st->inflight) {
+            st->inflight = 1;
+            st->inflight_since_ns = ts;
+            st->inflight_frame = c->last_frame;
+            st->idle_before_ns = idle;
+        }
+        if (in[x] > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
+            in[x] >= r->win_bytes)
+            st->window_full = 1;
+    }
+    return true;
+}
+
 /* An ICMP unreachable quoting a segment of c. */
 static void on_icmp(struct tracker *t, struct conn *c, enum side s, const struct decoded *d,
                     const struct frame *f)
@@ -1014,6 +1141,10 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     flow_table_init(&t->table);
     t->emit = emit;
     t->event = event;
+    /* The fast path does not fire live events; TCPTRIAGE_NO_FASTPATH=1
+     * turns it off, and the analyzer's pipeline with it (to compare). */
+    const char *nf = getenv("TCPTRIAGE_NO_FASTPATH");
+    t->fast = !event && !(nf && *nf && strcmp(nf, "0") != 0);
     t->ctx = ctx;
 }
 
@@ -1079,7 +1210,9 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
     } else {
         flow_table_touch(&t->table, c);
     }
-    on_segment(t, c, side_of(c, src_is_lo), &d->tcp, f);
+    enum side s = side_of(c, src_is_lo);
+    if (!fast_segment(t, c, s, &d->tcp, f))
+        on_segment(t, c, s, &d->tcp, f);
 }
 
 /* ---- live events that become certain with time ------------------------ */
@@ -1134,11 +1267,17 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
         fire_due_events(t, c, t->now_ns);
 }
 
-static int conn_id_cmp(const void *a, const void *b)
+/* Connections still held at the end, by id: the key is copied next to the
+ * pointer so sorting does not visit every connection at each comparison. */
+struct by_id {
+    uint64_t id;
+    struct conn *c;
+};
+
+static int by_id_cmp(const void *a, const void *b)
 {
-    const struct conn *x = *(const struct conn *const *)a;
-    const struct conn *y = *(const struct conn *const *)b;
-    return (x->id > y->id) - (x->id < y->id);
+    uint64_t x = ((const struct by_id *)a)->id, y = ((const struct by_id *)b)->id;
+    return (x > y) - (x < y);
 }
 
 void tracker_finish(struct tracker *t)
@@ -1146,7 +1285,7 @@ void tracker_finish(struct tracker *t)
     size_t n = t->table.count, i = 0;
     if (n == 0)
         return;
-    struct conn **all = malloc(n * sizeof *all);
+    struct by_id *all = malloc(n * sizeof *all);
     if (!all) {
         /* No memory to sort: emit in table order rather than lose them. */
         struct conn *c;
@@ -1158,14 +1297,17 @@ void tracker_finish(struct tracker *t)
     }
     for (struct conn *c = flow_list_head(&t->table, &t->table.active); c;
          c = flow_table_next(&t->table, c))
-        all[i++] = c;
+        all[i++] = (struct by_id){c->id, c};
     for (struct conn *c = flow_list_head(&t->table, &t->table.linger); c;
          c = flow_table_next(&t->table, c))
-        all[i++] = c;
-    qsort(all, i, sizeof *all, conn_id_cmp);
-    for (size_t j = 0; j < i; j++)
-        emit_and_free(t, all[j], (all[j]->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END,
-                      t->now_ns);
+        all[i++] = (struct by_id){c->id, c};
+    qsort(all, i, sizeof *all, by_id_cmp);
+    for (size_t j = 0; j < i; j++) {
+        if (j + 4 < i)
+            __builtin_prefetch(all[j + 4].c);
+        struct conn *c = all[j].c;
+        emit_and_free(t, c, (c->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END, t->now_ns);
+    }
     free(all);
 }
 
