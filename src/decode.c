@@ -48,6 +48,18 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* The fast path (decode_frame, decode_fast, decode_tcp_rest and the checksum)
+ * must compile into one function: a call costs more than most of what the
+ * callee does. The general path and the option walks are kept out of it, so
+ * that their registers and stack are not paid for on every frame. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
+#else
+#define ALWAYS_INLINE inline
+#define NOINLINE
+#endif
+
 /* ---------------------------------------------------------------------------
  * Bounded cursor.
  *
@@ -167,6 +179,14 @@ static inline uint16_t ld_be16(const uint8_t *p)
     uint16_t v;
     memcpy(&v, p, sizeof v);
     return ntohs(v);
+}
+
+/* The same, left in network byte order (to test bits against htons()). */
+static inline uint16_t ld_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
 static inline uint32_t ld_be32(const uint8_t *p)
@@ -680,107 +700,102 @@ static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
 
 /* ---------------------------------------------------------------------------
  * TCP checksum (RFC 9293 3.1; pseudo headers: RFC 9293 3.1 for IPv4, RFC 8200
- * 8.1 for IPv6). RFC 1071: the one's complement sum is independent of byte
- * order, so the words are summed in host order, eight bytes at a time into a
- * 64-bit accumulator, and folded once at the end. A correct segment sums
- * (checksum field included) to 0xffff, in either byte order.
+ * 8.1 for IPv6).
  *
  *   IPv4 pseudo header: source (4), destination (4), zero (1), protocol (1),
  *                       TCP length (2)
  *   IPv6 pseudo header: source (16), destination (16), TCP length (4),
  *                       zero (3), next header (1)
+ *
+ * RFC 1071: the one's complement sum of 16-bit words is the sum modulo 0xffff
+ * (with 0xffff, not 0, for a nonzero multiple), and it does not depend on the
+ * byte order. So the bytes are loaded eight at a time in host order and added
+ * into a 64-bit accumulator with the carry out of bit 63 added back in
+ * ("end-around carry"): since 2^16 = 1 (mod 0xffff), so is 2^64, and every
+ * byte at an even offset counts 1, every byte at an odd offset 2^8, whatever
+ * its place in the 64-bit word. A correct segment (checksum field included)
+ * sums to a nonzero multiple of 0xffff; the accumulator starts nonzero (the
+ * pseudo header's protocol) and an end-around-carry add never makes it zero,
+ * so "multiple of 0xffff" is the whole test. RFC 1071 section 2 (B) and (C).
  */
-static uint64_t csum_add(uint64_t acc, const uint8_t *p, uint32_t n)
+
+/* acc + w, the carry out of bit 63 added back in (compiles to add + adc). */
+static ALWAYS_INLINE uint64_t csum_adc(uint64_t acc, uint64_t w)
 {
-    /* Four independent sums so the adds do not wait on each other. Each adds
-     * at most 2^33 per 32 bytes: no overflow below 2^31 bytes. */
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    while (n >= 32) {
-        uint64_t w0, w1, w2, w3;
-        memcpy(&w0, p, 8);
-        memcpy(&w1, p + 8, 8);
-        memcpy(&w2, p + 16, 8);
-        memcpy(&w3, p + 24, 8);
-        a0 += (w0 & 0xffffffffu) + (w0 >> 32);
-        a1 += (w1 & 0xffffffffu) + (w1 >> 32);
-        a2 += (w2 & 0xffffffffu) + (w2 >> 32);
-        a3 += (w3 & 0xffffffffu) + (w3 >> 32);
-        p += 32;
-        n -= 32;
-    }
-    acc += a0 + a1 + a2 + a3;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        acc += (w & 0xffffffffu) + (w >> 32);
+    acc += w;
+    return acc + (acc < w);
+}
+
+static ALWAYS_INLINE uint64_t ld_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The pseudo header's protocol and TCP length, the words not copied from the
+ * IP header (its zero bytes add nothing). The 32-bit IPv6 length counts as its
+ * two 16-bit halves, that is as itself modulo 0xffff. In a little-endian host's
+ * sum a big-endian word x counts as its byte swap, which is x * 2^8 modulo
+ * 0xffff. */
+static ALWAYS_INLINE uint64_t csum_pseudo_tail(uint32_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint64_t)len + IP_PROTO_TCP;
+#else
+    return ((uint64_t)len + IP_PROTO_TCP) << 8;
+#endif
+}
+
+/* The n >= 16 bytes at p added to acc (a TCP segment has at least 20). */
+static ALWAYS_INLINE uint64_t csum_add(uint64_t acc, const uint8_t *p, uint32_t n)
+{
+    const uint8_t *blocks_end = p + (n & ~15u); /* after the whole 16-byte blocks */
+    uint64_t acc2 = 0; /* a second chain, so the adds do not wait on each other */
+
+    do {
+        acc = csum_adc(acc, ld_u64(p));
+        acc2 = csum_adc(acc2, ld_u64(p + 8));
+        p += 16;
+    } while (p != blocks_end);
+    if (n & 8) {
+        acc = csum_adc(acc, ld_u64(p));
         p += 8;
-        n -= 8;
     }
-    if (n >= 4) { /* n < 8 from here on */
-        uint32_t w;
-        memcpy(&w, p, 4);
-        acc += w;
-        p += 4;
-        n -= 4;
+    n &= 7;
+    if (n != 0) {
+        /* 1 to 7 bytes left: load the eight bytes ending with them and shift
+         * out the ones already summed. They start at a multiple of 8 from the
+         * segment's start, so each keeps the parity of its offset, and the
+         * zeros shifted in are the padding byte of an odd length. */
+        uint64_t w = ld_u64(p + n - 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w <<= 64 - 8 * n;
+#else
+        w >>= 64 - 8 * n;
+#endif
+        acc2 = csum_adc(acc2, w);
     }
-    if (n >= 2) {
-        uint16_t h;
-        memcpy(&h, p, 2);
-        acc += h;
-        p += 2;
-        n -= 2;
-    }
-    if (n) {
-        const uint8_t last[2] = {p[0], 0}; /* pad with a zero byte */
-        uint16_t h;
-        memcpy(&h, last, 2);
-        acc += h;
-    }
-    return acc;
+    return csum_adc(acc, acc2);
 }
 
-static uint32_t csum_fold(uint64_t acc)
+/* acc % 0xffff == 0, without a division: times the inverse of 0xffff modulo
+ * 2^64, a multiple of 0xffff gives its quotient, at most UINT64_MAX / 0xffff,
+ * and anything else gives more (Granlund and Montgomery 1994, section 9; the
+ * test compilers emit for "% constant == 0", but not every time). */
+#define CSUM_INV_FFFF       0xfffefffefffeffffull /* 0xffff * this == 1 (mod 2^64) */
+#define CSUM_MAX_QUOTIENT   0x0001000100010001ull /* UINT64_MAX / 0xffff */
+static ALWAYS_INLINE bool csum_is_multiple(uint64_t acc)
 {
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffffffffu) + (acc >> 32);
-    acc = (acc & 0xffffu) + (acc >> 16);
-    acc = (acc & 0xffffu) + (acc >> 16);
-    acc = (acc & 0xffffu) + (acc >> 16);
-    return (uint32_t)acc;
+    return acc * CSUM_INV_FFFF <= CSUM_MAX_QUOTIENT;
 }
 
-/* The 4 / 8 bytes at p as a partial sum: a 32-bit word is congruent (mod
- * 0xffff) to the sum of its two 16-bit halves, so it can be added whole. */
-static inline uint64_t csum_word32(const uint8_t *p)
+/* The TCP segment (len bytes at seg, len >= TCP_MIN_HLEN) checks against the
+ * pseudo header whose addresses sum to addr_sum (see csum_add). */
+static ALWAYS_INLINE bool tcp_checksum_ok(uint64_t addr_sum, const uint8_t *seg, uint32_t len)
 {
-    uint32_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
-}
-
-static inline uint64_t csum_word64(const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-    return (w & 0xffffffffu) + (w >> 32);
-}
-
-/* The pseudo header is summed with straight-line loads (its pieces have fixed
- * sizes); only the segment goes through csum_add. */
-static bool tcp_checksum_ok(const struct tcp_segment *t, const uint8_t *seg, uint32_t len)
-{
-    uint64_t acc;
-    if (t->ip_version == 4) {
-        const uint8_t tail[4] = {0, IP_PROTO_TCP, (uint8_t)(len >> 8), (uint8_t)len};
-        acc = csum_word32(t->src.b) + csum_word32(t->dst.b) + csum_word32(tail);
-    } else {
-        const uint8_t tail[8] = {
-            (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0,
-            IP_PROTO_TCP};
-        acc = csum_word64(t->src.b) + csum_word64(t->src.b + 8) + csum_word64(t->dst.b) +
-              csum_word64(t->dst.b + 8) + csum_word64(tail);
-    }
-    return csum_fold(csum_add(acc, seg, len)) == 0xffffu;
+    uint64_t acc = csum_adc(addr_sum, csum_pseudo_tail(len));
+    return csum_is_multiple(csum_add(acc, seg, len));
 }
 
 /* ---------------------------------------------------------------------------
@@ -984,58 +999,155 @@ static enum opt_result parse_tcp_options_captured(struct tcp_segment *t, const u
     return OPT_OK;
 }
 
+/* MSS, SACK permitted, timestamps and, in 20 bytes, NOP, window scale: the
+ * options of a Linux SYN or SYN-ACK (and of the stacks that copy its layout).
+ * The first 8 bytes as one big-endian word, with the MSS value masked out. */
+#define TCP_OPT_MSS_SACKOK_TS      0x020400000402080aull
+#define TCP_OPT_MSS_MASK           0xffff0000ffffffffull
+#define TCP_OPT_NOP_WSCALE         0x01030300u /* the last 4 bytes, shift count masked out */
+#define TCP_OPT_SYN_LEN            16          /* without NOP, window scale */
+#define TCP_OPT_SYN_WSCALE_LEN     20          /* with them */
+
+/* The options of a segment whose option space (space bytes at opt, cap of them
+ * captured) is not the NOP, NOP, timestamps block decode_tcp_rest() looks for
+ * itself. A Linux SYN's layout is recognized whole; anything else is walked. */
+static NOINLINE enum opt_result tcp_options(struct tcp_segment *t, const uint8_t *opt, uint32_t cap,
+                                            uint32_t space)
+{
+    if (cap < space) {
+        struct cursor o = {.ptr = opt, .len = cap, .wire = space};
+        return parse_tcp_options(t, &o);
+    }
+    if ((space == TCP_OPT_SYN_LEN ||
+         (space == TCP_OPT_SYN_WSCALE_LEN &&
+          (ld_be32(opt + TCP_OPT_SYN_LEN) & 0xffffff00u) == TCP_OPT_NOP_WSCALE)) &&
+        (((uint64_t)ld_be32(opt) << 32 | ld_be32(opt + 4)) & TCP_OPT_MSS_MASK) ==
+            TCP_OPT_MSS_SACKOK_TS) {
+        /* what parse_tcp_options_captured would find in these bytes */
+        t->has_mss = true;
+        t->mss = ld_be16(opt + 2);
+        t->sack_permitted = true;
+        t->has_timestamps = true;
+        t->ts_val = ld_be32(opt + 8);
+        t->ts_ecr = ld_be32(opt + 12);
+        if (space == TCP_OPT_SYN_WSCALE_LEN) {
+            uint8_t shift = opt[TCP_OPT_SYN_WSCALE_LEN - 1];
+            t->has_wscale = true;
+            t->wscale = shift > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : shift;
+        }
+        return OPT_OK;
+    }
+    return parse_tcp_options_captured(t, opt, space);
+}
+
+/* The pseudo header's addresses as a partial sum (see csum_add): 8 bytes (an
+ * IPv4 header's source and destination) or 32 (an IPv6 header's, or the two
+ * struct ip_addr of a segment, where an IPv4 address is padded with zeros that
+ * add nothing). */
+static ALWAYS_INLINE uint64_t csum_addrs(const uint8_t *a, uint32_t n)
+{
+    if (n == 8) {
+        return ld_u64(a);
+    }
+    return csum_adc(csum_adc(ld_u64(a), ld_u64(a + 8)), csum_adc(ld_u64(a + 16), ld_u64(a + 24)));
+}
+
+/* The struct ip_addr pair of a segment as csum_addrs() reads it. */
+#define SEG_ADDRS_LEN 32
+_Static_assert(offsetof(struct tcp_segment, src) == 0 && offsetof(struct tcp_segment, dst) == 16 &&
+                   sizeof(struct ip_addr) == 16,
+               "struct tcp_segment starts with src then dst, 16 bytes each");
+
+/* l4_len of a segment whose checksum cannot be checked (a first fragment, a
+ * TSO / jumbo length taken from the wire, an IPv6 routing header with segments
+ * left): larger than any captured length, so it reads as "not captured whole". */
+#define L4_LEN_UNVERIFIABLE UINT32_MAX
+
+/* What follows the options, shared by decode_tcp and the fast path: checksum
+ * and counters. The fixed header's fields, the options and payload_bytes are in
+ * out->tcp already, and out->checksum_bad is false. seg: the first byte of the
+ * TCP header; len: the bytes of the segment captured; l4_len: the TCP length
+ * the IP header declares, or L4_LEN_UNVERIFIABLE; addr, addr_len: the
+ * addresses of the pseudo header, see csum_addrs(). The checksum is verified
+ * (cfg NULL or cfg->verify_checksums) when all l4_len bytes were captured. */
+static ALWAYS_INLINE enum decode_status tcp_finish(struct decoded *out,
+                                                   struct decode_counters *cnt,
+                                                   const struct decode_config *cfg,
+                                                   const uint8_t *seg, uint32_t len,
+                                                   uint32_t l4_len, const uint8_t *addr,
+                                                   uint32_t addr_len)
+{
+    if (cfg == NULL || cfg->verify_checksums) {
+        if (l4_len > len) {
+            cnt->checksum_unverified++;
+        } else if (!tcp_checksum_ok(csum_addrs(addr, addr_len), seg, l4_len)) {
+            out->checksum_bad = true;
+            cnt->checksum_bad++;
+        }
+    }
+    cnt->tcp_segments++;
+    return DECODE_TCP;
+}
+
+/* Options through tcp_options(), then tcp_finish(): a segment with options
+ * other than NOP, NOP, timestamps, kept out of the fast path's code. Arguments
+ * as for tcp_finish; few enough to be passed in registers and let the call be
+ * a jump (the data offset is read again from seg, the addresses from the
+ * output). payload_bytes is set, as the general path sets it after the
+ * options. */
+static NOINLINE enum decode_status tcp_options_finish(struct decoded *out,
+                                                      struct decode_counters *cnt,
+                                                      const struct decode_config *cfg,
+                                                      const uint8_t *seg, uint32_t len,
+                                                      uint32_t l4_len)
+{
+    uint32_t hlen = (uint32_t)(seg[12] >> 4) * 4u; /* checked by the caller */
+    switch (tcp_options(&out->tcp, seg + TCP_MIN_HLEN, len - TCP_MIN_HLEN, hlen - TCP_MIN_HLEN)) {
+    case OPT_OK:
+        break;
+    case OPT_CUT:
+        out->tcp.options_cut = true;
+        cnt->options_cut++;
+        break;
+    case OPT_BAD:
+        out->tcp.payload_bytes = 0; /* a malformed segment leaves it unset */
+        cnt->by_reason[DR_TCP_OPTIONS]++; /* as drop() does */
+        return DECODE_MALFORMED;
+    }
+    return tcp_finish(out, cnt, cfg, seg, len, l4_len, out->tcp.src.b, SEG_ADDRS_LEN);
+}
+
 /* Everything after the fixed header, shared by decode_tcp and the fast path:
  * options, payload length, checksum, counters. seg: the first byte of the TCP
  * header; len / wire: the bytes of the segment captured / on the wire (len >=
  * TCP_MIN_HLEN, len <= wire); hlen: the data offset in bytes, already checked
- * to be within [TCP_MIN_HLEN, wire]. The fixed header's fields are in
- * d->out->tcp already. */
-static enum decode_status decode_tcp_rest(struct dctx *d, const uint8_t *seg, uint32_t len,
-                                          uint32_t wire, uint32_t hlen)
+ * to be within [TCP_MIN_HLEN, wire]; the rest as for tcp_finish(). The fixed
+ * header's fields are in out->tcp already.
+ *
+ * No options, and NOP, NOP, timestamps, the 12 bytes nearly every segment
+ * carries once timestamps are negotiated, are handled here; any other option
+ * space goes to tcp_options_finish(). */
+static ALWAYS_INLINE enum decode_status decode_tcp_rest(struct decoded *out,
+                                                        struct decode_counters *cnt,
+                                                        const struct decode_config *cfg,
+                                                        const uint8_t *seg, uint32_t len,
+                                                        uint32_t wire, uint32_t hlen,
+                                                        uint32_t l4_len, const uint8_t *addr,
+                                                        uint32_t addr_len)
 {
-    struct tcp_segment *t = &d->out->tcp;
-
+    out->tcp.payload_bytes = wire - hlen;
     if (hlen > TCP_MIN_HLEN) {
-        uint32_t opt_space = hlen - TCP_MIN_HLEN;
-        uint32_t opt_cap = len - TCP_MIN_HLEN;
         const uint8_t *opt = seg + TCP_MIN_HLEN;
-        enum opt_result r;
-        if (opt_space == TCP_OPT_NOP_NOP_TS_LEN && opt_cap >= opt_space &&
-            ld_be32(opt) == TCP_OPT_NOP_NOP_TS) {
-            /* what the walk below would find in these 12 bytes */
-            t->has_timestamps = true;
-            t->ts_val = ld_be32(opt + 4);
-            t->ts_ecr = ld_be32(opt + 8);
-            r = OPT_OK;
-        } else if (opt_cap >= opt_space) {
-            r = parse_tcp_options_captured(t, opt, opt_space);
-        } else {
-            struct cursor o = {.ptr = opt, .len = opt_cap, .wire = opt_space};
-            r = parse_tcp_options(t, &o);
+        if (hlen - TCP_MIN_HLEN != TCP_OPT_NOP_NOP_TS_LEN || len < hlen ||
+            ld_be32(opt) != TCP_OPT_NOP_NOP_TS) {
+            return tcp_options_finish(out, cnt, cfg, seg, len, l4_len);
         }
-        switch (r) {
-        case OPT_OK:
-            break;
-        case OPT_CUT:
-            t->options_cut = true;
-            d->cnt->options_cut++;
-            break;
-        case OPT_BAD:
-            return drop(d, DR_TCP_OPTIONS);
-        }
+        /* what the walk would find in these 12 bytes */
+        out->tcp.has_timestamps = true;
+        out->tcp.ts_val = ld_be32(opt + 4);
+        out->tcp.ts_ecr = ld_be32(opt + 8);
     }
-    t->payload_bytes = wire - hlen;
-
-    if (d->cfg == NULL || d->cfg->verify_checksums) {
-        if (!d->verifiable || d->l4_len > len) {
-            d->cnt->checksum_unverified++;
-        } else if (!tcp_checksum_ok(t, seg, d->l4_len)) {
-            d->out->checksum_bad = true;
-            d->cnt->checksum_bad++;
-        }
-    }
-    d->cnt->tcp_segments++;
-    return DECODE_TCP;
+    return tcp_finish(out, cnt, cfg, seg, len, l4_len, addr, addr_len);
 }
 
 /*
@@ -1066,7 +1178,9 @@ static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
     if (hlen < TCP_MIN_HLEN || hlen > c->wire) {
         return drop(d, DR_TCP_DATA_OFFSET);
     }
-    return decode_tcp_rest(d, c->ptr, c->len, c->wire, hlen);
+    return decode_tcp_rest(d->out, d->cnt, d->cfg, c->ptr, c->len, c->wire, hlen,
+                           d->verifiable ? d->l4_len : L4_LEN_UNVERIFIABLE, t->src.b,
+                           SEG_ADDRS_LEN);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1151,60 +1265,69 @@ static enum decode_status decode_quoted_tcp(struct dctx *d, struct cursor *c)
  *         total length >= 40, protocol TCP
  *     or IPv6: next header TCP (no extension headers), payload length >= 20
  *   TCP: data offset within [5, what the IP length leaves]
+ *   caplen <= wirelen
  *
  * These are recognized with one length check for the link, IP and TCP fixed
  * headers and read with direct loads, instead of one bounds-checked cursor read
- * per field. Options, payload length and checksum then go through
+ * per field, and the output is written once, field by field, instead of being
+ * cleared first. Options, payload length and checksum then go through
  * decode_tcp_rest(), like the general path.
  *
  * Anything else (a frame too short, other EtherTypes, stacked tags, MPLS, IPv4
  * options, fragments, a total / payload length of 0 or too small, extension
- * headers, ICMP, a bad data offset) returns false *before* anything is written
- * to the output or a counter moves, and the general decoders above take the
- * frame from its first byte: they alone name the reasons. A frame decoded here
- * gives the same struct decoded and the same counters as the general path
- * would: the lengths below are the general path's cur_limit() and
- * cur_rebase() arithmetic, written out.
+ * headers, ICMP, a bad data offset, caplen > wirelen) returns false *before*
+ * anything is written to the output or a counter moves, and decode_general()
+ * takes the frame from its first byte: it alone names the reasons. A frame
+ * decoded here gives the same struct decoded (every byte of it but sack[], which
+ * neither path clears) and the same counters as the general path would: the
+ * lengths below are the general path's cur_limit() and cur_rebase()
+ * arithmetic, written out.
  *
- * c: the whole frame (c->off == 0); type_at: offset of the EtherType in the
- * link header; link_hlen: the link header's length.
+ * type_at: offset of the EtherType in the link header; link_hlen: the link
+ * header's length.
  */
 #define IPV4_VERSION_IHL5 0x45 /* first byte of an IPv4 header without options */
 
-static inline bool decode_fast(struct dctx *d, const struct cursor *c, uint32_t type_at,
-                               uint32_t link_hlen, enum decode_status *status)
+static ALWAYS_INLINE bool decode_fast(const struct frame *f, const struct decode_config *cfg,
+                                      struct decoded *out, struct decode_counters *cnt,
+                                      uint32_t type_at, uint32_t link_hlen,
+                                      enum decode_status *status)
 {
-    const uint8_t *p = c->ptr;
+    const uint8_t *p = f->bytes;
+    uint32_t caplen = f->caplen;
+    uint32_t wirelen = f->wirelen;
 
-    /* the link header, a tag if any, the smallest IP and TCP headers */
-    if (c->len < link_hlen + IPV4_MIN_HLEN + TCP_MIN_HLEN) {
+    /* the link header, the smallest IP and TCP headers */
+    if (caplen < link_hlen + IPV4_MIN_HLEN + TCP_MIN_HLEN || caplen > wirelen) {
         return false;
     }
     uint32_t ip_at = link_hlen; /* where the IP header starts */
     uint16_t type = ld_be16(p + type_at);
-    if (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
+    if (type != ETHERTYPE_IPV4 && type != ETHERTYPE_IPV6) {
+        if (!(type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) ||
+            caplen < link_hlen + VLAN_TAG_LEN + IPV4_MIN_HLEN + TCP_MIN_HLEN) {
+            return false;
+        }
         type = ld_be16(p + ip_at + 2); /* the tag's next EtherType */
         ip_at += VLAN_TAG_LEN;
     }
     const uint8_t *ip = p + ip_at;
-    uint32_t ip_cap = c->len - ip_at;   /* >= 36: c->len >= link_hlen + 40 */
-    uint32_t ip_wire = c->wire - ip_at; /* >= ip_cap */
+    uint32_t ip_cap = caplen - ip_at;   /* >= 40, checked above */
+    uint32_t ip_wire = wirelen - ip_at; /* >= ip_cap */
     uint32_t ip_hlen;                   /* IP header length */
     uint32_t ip_end;                    /* where the IP length ends the region */
 
     if (type == ETHERTYPE_IPV4) {
-        if (ip_cap < IPV4_MIN_HLEN + TCP_MIN_HLEN || ip[0] != IPV4_VERSION_IHL5 ||
-            ip[9] != IP_PROTO_TCP) {
+        /* (the fragment bits are tested as they are in the packet) */
+        if (ip[0] != IPV4_VERSION_IHL5 || ip[9] != IP_PROTO_TCP ||
+            (ld_u16(ip + 6) & htons(IPV4_FRAG_MF | IPV4_FRAG_OFFSET_MASK)) != 0) {
             return false;
         }
-        uint32_t total = ld_be16(ip + 2);
-        uint32_t frag = ld_be16(ip + 6);
-        if (total < IPV4_MIN_HLEN + TCP_MIN_HLEN ||
-            (frag & (IPV4_FRAG_MF | IPV4_FRAG_OFFSET_MASK)) != 0) {
+        ip_end = ld_be16(ip + 2); /* total length */
+        if (ip_end < IPV4_MIN_HLEN + TCP_MIN_HLEN) {
             return false;
         }
         ip_hlen = IPV4_MIN_HLEN;
-        ip_end = total;
     } else if (type == ETHERTYPE_IPV6) {
         if (ip_cap < IPV6_HLEN + TCP_MIN_HLEN || (ip[0] >> 4) != 6 || ip[6] != IP_PROTO_TCP) {
             return false;
@@ -1234,11 +1357,16 @@ static inline bool decode_fast(struct dctx *d, const struct cursor *c, uint32_t 
         return false;
     }
 
-    /* Decided: from here on, the same writes as the general path. */
-    struct tcp_segment *t = &d->out->tcp;
+    /* Decided. Every byte of the output up to sack[] gets the value the general
+     * path leaves there: what it decodes, zero elsewhere (it clears them all
+     * first). decode_tcp_rest() then sets payload_bytes and may set option
+     * fields and checksum_bad. */
+    struct tcp_segment *t = &out->tcp;
     if (ip_hlen == IPV4_MIN_HLEN) {
         memcpy(t->src.b, ip + 12, 4);
+        memset(t->src.b + 4, 0, sizeof t->src - 4);
         memcpy(t->dst.b, ip + 16, 4);
+        memset(t->dst.b + 4, 0, sizeof t->dst - 4);
         t->ip_version = 4;
         t->ttl = ip[8];
     } else {
@@ -1247,22 +1375,33 @@ static inline bool decode_fast(struct dctx *d, const struct cursor *c, uint32_t 
         t->ip_version = 6;
         t->ttl = ip[7];
     }
-    d->l4_len = ip_end - ip_hlen; /* d->verifiable is still true */
     t->sport = ld_be16(tcp);
     t->dport = ld_be16(tcp + 2);
     t->seq = ld_be32(tcp + 4);
     t->ack = ld_be32(tcp + 8);
-    t->flags = tcp[13];
     t->window = ld_be16(tcp + 14);
-    *status = decode_tcp_rest(d, tcp, tcp_cap, tcp_wire, hlen);
+    t->flags = tcp[13];
+    /* wscale through ts_ecr: the options, unset so far (and the padding byte
+     * before mss, which the general path's memset clears too) */
+    memset(&t->wscale, 0, offsetof(struct tcp_segment, sack) - offsetof(struct tcp_segment, wscale));
+    /* the ICMP fields and checksum_bad, to the end of the structure */
+    memset(&out->icmp, 0, sizeof *out - offsetof(struct decoded, icmp));
+
+    /* the pseudo header's addresses: IPv4 source and destination (8 bytes from
+     * offset 12), IPv6 (32 bytes from offset 8) */
+    *status = decode_tcp_rest(out, cnt, cfg, tcp, tcp_cap, tcp_wire, hlen, ip_end - ip_hlen,
+                              ip_hlen == IPV4_MIN_HLEN ? ip + 12 : ip + 8,
+                              ip_hlen == IPV4_MIN_HLEN ? 8 : SEG_ADDRS_LEN);
     return true;
 }
 
 /* ---------------------------------------------------------------------------
  * Entry point and names.
  */
-enum decode_status decode_frame(const struct frame *f, const struct decode_config *cfg,
-                                struct decoded *out, struct decode_counters *cnt)
+
+/* Every frame the fast path does not take, from its first byte. */
+static NOINLINE enum decode_status decode_general(const struct frame *f, const struct decode_config *cfg,
+                                         struct decoded *out, struct decode_counters *cnt)
 {
     struct dctx d = {.cfg = cfg, .out = out, .cnt = cnt, .verifiable = true};
 
@@ -1284,24 +1423,12 @@ enum decode_status decode_frame(const struct frame *f, const struct decode_confi
         cnt->caplen_gt_wirelen++;
         c.wire = f->caplen;
     }
-    /* Ethernet and Linux cooked frames try the fast path first; it takes the
-     * frame only if it can decode it whole (see decode_fast). */
-    enum decode_status st;
     switch (f->link) {
     case LINK_ETHERNET:
-        if (decode_fast(&d, &c, ETH_HLEN - 2, ETH_HLEN, &st)) {
-            return st;
-        }
         return decode_ethernet(&d, &c);
     case LINK_LINUX_SLL:
-        if (decode_fast(&d, &c, SLL_PROTOCOL_OFFSET, SLL_HLEN, &st)) {
-            return st;
-        }
         return decode_sll(&d, &c);
     case LINK_LINUX_SLL2:
-        if (decode_fast(&d, &c, SLL2_PROTOCOL_OFFSET, SLL2_HLEN, &st)) {
-            return st;
-        }
         return decode_sll2(&d, &c);
     case LINK_NULL:
         return decode_null(&d, &c);
@@ -1317,6 +1444,34 @@ enum decode_status decode_frame(const struct frame *f, const struct decode_confi
     default:
         return drop(&d, DR_LINK_BAD);
     }
+}
+
+enum decode_status decode_frame(const struct frame *f, const struct decode_config *cfg,
+                                struct decoded *out, struct decode_counters *cnt)
+{
+    /* Ethernet and Linux cooked frames try the fast path first; it takes the
+     * frame only if it can decode it whole (see decode_fast). Ethernet, by far
+     * the most common, gets a copy with its offsets as constants. */
+    enum decode_status st;
+    switch (f->link) {
+    case LINK_ETHERNET:
+        if (decode_fast(f, cfg, out, cnt, ETH_HLEN - 2, ETH_HLEN, &st)) {
+            return st;
+        }
+        break;
+    case LINK_LINUX_SLL:
+    case LINK_LINUX_SLL2: {
+        bool v2 = f->link == LINK_LINUX_SLL2;
+        if (decode_fast(f, cfg, out, cnt, v2 ? SLL2_PROTOCOL_OFFSET : SLL_PROTOCOL_OFFSET,
+                        v2 ? SLL2_HLEN : SLL_HLEN, &st)) {
+            return st;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return decode_general(f, cfg, out, cnt);
 }
 
 const char *link_type_name(enum link_type link)
