@@ -1363,10 +1363,19 @@ static ALWAYS_INLINE bool decode_fast(const struct frame *f, const struct decode
      * fields and checksum_bad. */
     struct tcp_segment *t = &out->tcp;
     if (ip_hlen == IPV4_MIN_HLEN) {
-        memcpy(t->src.b, ip + 12, 4);
-        memset(t->src.b + 4, 0, sizeof t->src - 4);
-        memcpy(t->dst.b, ip + 16, 4);
-        memset(t->dst.b + 4, 0, sizeof t->dst - 4);
+        /* Each address as two 8-byte stores (the 4 bytes, zero-extended, then
+         * zeros): the flow key reads them back as 8-byte words at once, and a
+         * word written in pieces cannot be forwarded from the store buffer. */
+        uint8_t a4[8] = {0};
+        uint64_t w, zero = 0;
+        memcpy(a4, ip + 12, 4);
+        memcpy(&w, a4, sizeof w);
+        memcpy(t->src.b, &w, sizeof w);
+        memcpy(t->src.b + 8, &zero, sizeof zero);
+        memcpy(a4, ip + 16, 4);
+        memcpy(&w, a4, sizeof w);
+        memcpy(t->dst.b, &w, sizeof w);
+        memcpy(t->dst.b + 8, &zero, sizeof zero);
         t->ip_version = 4;
         t->ttl = ip[8];
     } else {

@@ -13,51 +13,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_bswap64(v);
-}
-#endif
-
-/* Compare two (address, port) endpoints for the canonical order: the
- * address bytes as memcmp() would order them (as two big-endian words),
- * then the port. */
-static int endpoint_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t a0 = load_be64(a->b), b0 = load_be64(b->b);
-    if (a0 != b0)
-        return a0 < b0 ? -1 : 1;
-    uint64_t a1 = load_be64(a->b + 8), b1 = load_be64(b->b + 8);
-    if (a1 != b1)
-        return a1 < b1 ? -1 : 1;
-#else
-    int r = memcmp(a->b, b->b, sizeof a->b);
-    if (r != 0)
-        return r;
-#endif
-    return (pa > pb) - (pa < pb);
-}
-
 void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
 {
-    bool lo = endpoint_cmp(&seg->src, seg->sport, &seg->dst, seg->dport) <= 0;
-    k->addr_lo = lo ? seg->src : seg->dst;
-    k->addr_hi = lo ? seg->dst : seg->src;
-    /* ports, version and padding as one 8-byte store: the hash reads the key
-     * back as 64-bit words at once, and a word written in pieces cannot be
-     * forwarded from the store buffer (a stall of a dozen cycles) */
+    /* The addresses as 8-byte words (the decoder writes them so: a wider
+     * load of narrower stores cannot be forwarded from the store buffer). */
+    uint64_t s[2], d[2];
+    memcpy(&s[0], seg->src.b, 8);
+    memcpy(&s[1], seg->src.b + 8, 8);
+    memcpy(&d[0], seg->dst.b, 8);
+    memcpy(&d[1], seg->dst.b + 8, 8);
+    /* Canonical order: the (address, port) that compares lower, the address
+     * bytes as memcmp() orders them -- as big-endian words. */
+    int cmp;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t s0 = __builtin_bswap64(s[0]), d0 = __builtin_bswap64(d[0]);
+    uint64_t s1 = __builtin_bswap64(s[1]), d1 = __builtin_bswap64(d[1]);
+#else
+    uint64_t s0 = s[0], d0 = d[0], s1 = s[1], d1 = d[1];
+#endif
+    if (s0 != d0)
+        cmp = s0 < d0 ? -1 : 1;
+    else if (s1 != d1)
+        cmp = s1 < d1 ? -1 : 1;
+    else
+        cmp = (seg->sport > seg->dport) - (seg->sport < seg->dport);
+    bool lo = cmp <= 0;
+    uint64_t w[5] = {lo ? s[0] : d[0], lo ? s[1] : d[1], lo ? d[0] : s[0], lo ? d[1] : s[1], 0};
+    /* ports, version and padding as one word, too: the hash reads the key
+     * back as 64-bit words */
     uint16_t plo = lo ? seg->sport : seg->dport, phi = lo ? seg->dport : seg->sport;
     uint8_t tail[8] = {0};
     memcpy(tail, &plo, 2);
     memcpy(tail + 2, &phi, 2);
     tail[4] = seg->ip_version;
-    uint64_t w;
-    memcpy(&w, tail, sizeof w);
-    memcpy((unsigned char *)k + offsetof(struct flow_key, port_lo), &w, sizeof w);
+    memcpy(&w[4], tail, sizeof w[4]);
+    memcpy(k, w, sizeof w);
     *src_is_lo = lo;
 }
 

@@ -446,24 +446,23 @@ static void test_stall_track_kind(void **state)
     (void)state;
     struct conn c;
     memset(&c, 0, sizeof c);
-    struct stall_track *st_ = &c.ep[SIDE_CLIENT].stall;
-#define st (*st_)
+    struct stall_track *st = &c.ep[SIDE_CLIENT].stall;
     uint64_t frame = 0;
-    assert_int_equal(stall_track_kind(&st), STALL_NONE);
-    st.inflight = 1;
-    st.inflight_since_ns = 100;
-    st.inflight_frame = 3;
-    assert_int_equal(stall_track_kind(&st), STALL_NONE);
-    st.window_full = 1;
-    assert_int_equal(stall_track_kind(&st), STALL_WINDOW_FULL);
-    st.retransmitted = 1;
-    assert_int_equal(stall_track_kind(&st), STALL_UNACKED_DATA);
-    st.zero = 1;
+    assert_int_equal(stall_track_kind(st), STALL_NONE);
+    st->inflight = 1;
+    st->inflight_since_ns = 100;
+    st->inflight_frame = 3;
+    assert_int_equal(stall_track_kind(st), STALL_NONE);
+    st->window_full = 1;
+    assert_int_equal(stall_track_kind(st), STALL_WINDOW_FULL);
+    st->retransmitted = 1;
+    assert_int_equal(stall_track_kind(st), STALL_UNACKED_DATA);
+    st->zero = 1;
     sb_rare(&c)->ep[SIDE_CLIENT].zero_since_ns = 50;
     sb_rare(&c)->ep[SIDE_CLIENT].zero_frame = 2;
-    assert_int_equal(stall_track_kind(&st), STALL_UNACKED_DATA);
-    st.probed = 1;
-    assert_int_equal(stall_track_kind(&st), STALL_ZERO_WINDOW);
+    assert_int_equal(stall_track_kind(st), STALL_UNACKED_DATA);
+    st->probed = 1;
+    assert_int_equal(stall_track_kind(st), STALL_ZERO_WINDOW);
     /* the earlier of the two starts, and its frame */
     assert_int_equal(stall_track_start(&c, SIDE_CLIENT, &frame), 50);
     assert_int_equal(frame, 2);
@@ -471,11 +470,10 @@ static void test_stall_track_kind(void **state)
     assert_int_equal(stall_track_start(&c, SIDE_CLIENT, &frame), 100);
     assert_int_equal(frame, 3);
     /* zero window with data in flight but no probe yet */
-    memset(&st, 0, sizeof st);
-    st.zero = 1;
-    st.inflight = 1;
-    assert_int_equal(stall_track_kind(&st), STALL_ZERO_WINDOW);
-#undef st
+    memset(st, 0, sizeof *st);
+    st->zero = 1;
+    st->inflight = 1;
+    assert_int_equal(stall_track_kind(st), STALL_ZERO_WINDOW);
 }
 
 static void test_now_before_last_frame(void **state)

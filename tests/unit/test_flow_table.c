@@ -332,6 +332,60 @@ static void test_many(void **state)
     flow_table_destroy(&t); /* frees the other half (ASan checks) */
 }
 
+/* The open-addressing index under churn: random adds and removes (so runs
+ * of colliding slots form, wrap around the end of the slot array, and are
+ * shifted back by deletion), checked against a plain list of what should be
+ * there after every step; the pool reuses freed connections. */
+static void test_index_churn(void **state)
+{
+    (void)state;
+    enum { KEYS = 6000, STEPS = 60000 };
+    static struct conn *live[KEYS];
+    struct flow_table t;
+    flow_table_init(&t);
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    size_t n_live = 0, max_live = 0;
+    for (unsigned step = 0; step < STEPS; step++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned i = (unsigned)(rng % KEYS);
+        struct flow_key k = key_port((uint16_t)(1000 + i));
+        struct conn *found = flow_table_find(&t, &k);
+        assert_ptr_equal(found, live[i]);
+        if (live[i]) {
+            flow_table_remove(&t, live[i]);
+            flow_table_free_conn(&t, live[i]);
+            live[i] = NULL;
+            n_live--;
+            assert_null(flow_table_find(&t, &k));
+        } else {
+            live[i] = flow_table_add(&t, &k);
+            assert_non_null(live[i]);
+            live[i]->id = i;
+            n_live++;
+        }
+        if (n_live > max_live)
+            max_live = n_live;
+        assert_int_equal(t.count, n_live);
+        if (step % 4999 == 0) { /* now and then, everything */
+            for (unsigned j = 0; j < KEYS; j++) {
+                struct flow_key kj = key_port((uint16_t)(1000 + j));
+                assert_ptr_equal(flow_table_find(&t, &kj), live[j]);
+            }
+            size_t walked = 0;
+            for (const struct conn *c = flow_list_head(&t, &t.active); c;
+                 c = flow_table_next(&t, c))
+                walked++;
+            assert_int_equal(walked, n_live);
+        }
+    }
+    assert_int_equal(t.peak, max_live);
+    /* the index stays at most half full */
+    assert_true(t.mask + 1 >= 2 * max_live);
+    flow_table_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_mark_done_moves_to_linger),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_index_churn),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
 }
