@@ -246,7 +246,7 @@ const char *reset_phase_name(enum reset_phase p);
 #define CONN_AFTER_GAP_NS 2000000000LL
 
 /* The rare block of a connection: evidence most connections never need (a
- * RST, an ICMP error, SYN retries, long silences, stall history, keepalives,
+ * RST, an ICMP error, SYN retries, stall history, keepalives,
  * zero windows, Nagle holds). Allocated by the tracker on the first such
  * event; readers use conn_rare(), which never returns NULL. */
 struct conn_rare {
@@ -254,8 +254,6 @@ struct conn_rare {
     uint64_t frame_icmp;       /* frame of the ICMP unreachable */
     int64_t rst_ns;            /* time of the ending RST */
     int64_t idle_before_rst_ns; /* silence before the RST */
-    int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS ... */
-    int64_t long_gap_end_ns;   /* ... and when it ended */
     struct stall_episode stall_longest; /* longest stall episode (kind NONE: none) */
     uint32_t stall_episodes;   /* how many stall episodes reached the threshold */
     uint32_t syn_times_us[CONN_MAX_SYN_TIMES]; /* client SYN times after the first, us */
@@ -286,6 +284,8 @@ struct conn {
     uint64_t frame_established; /* frame of the ACK that completed the handshake */
     int64_t start_ns;          /* time of the first frame */
     int64_t established_ns;    /* time the handshake completed */
+    int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
+    int64_t long_gap_end_ns;   /* ... and when it ended */
 };
 
 /* The rare block of c, or an all-zero one when c has none. */

@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fasthash.h - the hash function for our uthash tables.
+ * fasthash.h - the hash of the findings tables' keys.
  *
- * uthash's default (Jenkins) reads its key a byte at a time; our keys are
- * small fixed-layout structs whose length is a multiple of 4, so mix them
- * as 64-bit words (multiply-xorshift, splitmix64's constants). Include this
- * header BEFORE uthash.h (directly or through another header) in every file
- * that uses HASH_* macros on such a table, so the table is always hashed the
- * same way.
+ * The keys are small fixed-layout structs whose length is a multiple of 4:
+ * mix them as 64-bit words (multiply-xorshift, splitmix64's constants). The
+ * flow table has its own, cheaper hash for its 40-byte key
+ * (flow_key_hash()).
  */
 #ifndef TCPTRIAGE_FASTHASH_H
 #define TCPTRIAGE_FASTHASH_H

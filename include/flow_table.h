@@ -25,7 +25,7 @@
  *
  * uthash served here first; it costs 56 bytes of handle per connection and a
  * chain walk over cold connections per miss, which was the top of the
- * profile (docs/performance.md).
+ * profile (docs/performance.md, README "Dependencies and why").
  *
  * The table owns the memory of the connections it holds; flow_table_remove()
  * unlinks a connection (still valid) and flow_table_free_conn() returns it to

@@ -96,6 +96,7 @@ struct stall_episode classify_ongoing_stall(const struct conn *c, enum side s, i
 void classify_verdict(const struct conn *c, const struct classify_config *cfg, int64_t now_ns,
                       struct verdict_info *out)
 {
+    const struct conn_rare *rare = conn_rare(c);
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
     /* Every field but the sentence buffer, which only needs its first byte. */
     memset(out, 0, offsetof(struct verdict_info, reason));
@@ -112,7 +113,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
         if (ongoing_stall(c, (enum side)s, now_ns, cfg->stall_threshold_ns, &on) &&
             (ongoing.kind == STALL_NONE || on.seconds_ns > ongoing.seconds_ns))
             ongoing = on;
-    out->stall = conn_rare(c)->stall_longest;
+    out->stall = rare->stall_longest;
     if (ongoing.kind != STALL_NONE &&
         (out->stall.kind == STALL_NONE || ongoing.seconds_ns >= out->stall.seconds_ns))
         out->stall = ongoing;
@@ -126,7 +127,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
     if (!established && !synack && client_syn) {
         if (rst_by_server || (c->flags & CONN_ICMP_SYN)) {
             out->verdict = VERDICT_REFUSED;
-            out->verdict_frame = rst_by_server ? conn_rare(c)->frame_rst : conn_rare(c)->frame_icmp;
+            out->verdict_frame = rst_by_server ? rare->frame_rst : rare->frame_icmp;
             return;
         }
         uint32_t retries = cl->syns ? cl->syns - 1 : 0;
@@ -136,7 +137,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
         } else {
             out->verdict = VERDICT_UNANSWERED;
             if ((c->flags & CONN_RST) && c->rst_side == SIDE_CLIENT)
-                out->verdict_frame = conn_rare(c)->frame_rst;
+                out->verdict_frame = rare->frame_rst;
         }
         return;
     }
@@ -147,7 +148,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
     }
     if ((c->flags & CONN_RST) && c->rst_phase != PHASE_CLOSED) {
         out->verdict = VERDICT_RESET;
-        out->verdict_frame = conn_rare(c)->frame_rst;
+        out->verdict_frame = rare->frame_rst;
         return;
     }
     if (fins == 2) {
@@ -177,20 +178,21 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
 
 static void reason_refused(const struct conn *c, char *buf, size_t len)
 {
+    const struct conn_rare *rare = conn_rare(c);
     char ip[64];
     if ((c->flags & CONN_RST) && c->rst_side == SIDE_SERVER) {
         ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, ip, sizeof ip);
         snprintf(buf, len,
                  "The SYN to port %u was answered by RST from %s (TTL %u) and no SYN-ACK: "
                  "nothing listens there, or a firewall rejects it with a reset.",
-                 conn_port(c, SIDE_SERVER), ip, conn_rare(c)->ep[SIDE_SERVER].rst_ttl);
+                 conn_port(c, SIDE_SERVER), ip, rare->ep[SIDE_SERVER].rst_ttl);
     } else {
-        ip_addr_format(&conn_rare(c)->icmp_src, c->key.ip_version, ip, sizeof ip);
+        ip_addr_format(&rare->icmp_src, c->key.ip_version, ip, sizeof ip);
         snprintf(buf, len,
                  "The SYN to port %u was answered by ICMP%s unreachable (type %u code %u) from "
                  "%s (%s %u) and no SYN-ACK: a firewall or the host rejects it.",
-                 conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", conn_rare(c)->icmp_type,
-                 conn_rare(c)->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", conn_rare(c)->icmp_ttl);
+                 conn_port(c, SIDE_SERVER), c->key.ip_version == 6 ? "v6" : "", rare->icmp_type,
+                 rare->icmp_code, ip, c->key.ip_version == 6 ? "hop limit" : "TTL", rare->icmp_ttl);
     }
 }
 
@@ -237,7 +239,8 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
         snprintf(buf, len,
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
-                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - cl->ts_syn_last_ns));
+                 conn_port(c, SIDE_SERVER),
+                 classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - cl->ts_syn_last_ns));
     } else {
         snprintf(buf, len,
                  "The SYN to port %u was not answered, but the capture ended %s after it: "
@@ -258,14 +261,16 @@ static void reason_half_open(const struct conn *c, char *buf, size_t len)
 
 static void reason_reset(const struct conn *c, char *buf, size_t len)
 {
+    const struct conn_rare *rare = conn_rare(c);
     enum side by = (enum side)c->rst_side;
     const struct endpoint *e = &c->ep[by];
+    const struct ep_rare *e_rare = ep_rare(c, e);
     char d[32], extra[96] = "";
     /* A RST whose TTL differs from the rest of that side's traffic was
      * likely forged by a box on the path. */
-    if (e->ttl && ep_rare(c, e)->rst_ttl && e->ttl != ep_rare(c, e)->rst_ttl)
+    if (e->ttl && e_rare->rst_ttl && e->ttl != e_rare->rst_ttl)
         snprintf(extra, sizeof extra, " Its TTL (%u) differs from the %s's other segments (%u): "
-                 "a middlebox may have sent it.", ep_rare(c, e)->rst_ttl, side_name(by), e->ttl);
+                 "a middlebox may have sent it.", e_rare->rst_ttl, side_name(by), e->ttl);
     const char *phase;
     switch ((enum reset_phase)c->rst_phase) {
     case PHASE_HANDSHAKE:
@@ -278,17 +283,19 @@ static void reason_reset(const struct conn *c, char *buf, size_t len)
         phase = "while established";
         break;
     }
-    if (conn_rare(c)->long_gap_ns > conn_rare(c)->idle_before_rst_ns && conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
+    if (c->long_gap_ns > rare->idle_before_rst_ns &&
+        rare->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
         char g[32];
         snprintf(buf, len,
                  "The %s reset the connection %s, %s after the first segment that followed %s "
                  "of silence.%s",
-                 side_name(by), phase, classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns),
-                 classify_fmt_duration(g, sizeof g, conn_rare(c)->long_gap_ns), extra);
+                 side_name(by), phase,
+                 classify_fmt_duration(d, sizeof d, rare->rst_ns - c->long_gap_end_ns),
+                 classify_fmt_duration(g, sizeof g, c->long_gap_ns), extra);
         return;
     }
     snprintf(buf, len, "The %s reset the connection %s, after %s of silence.%s", side_name(by),
-             phase, classify_fmt_duration(d, sizeof d, conn_rare(c)->idle_before_rst_ns), extra);
+             phase, classify_fmt_duration(d, sizeof d, rare->idle_before_rst_ns), extra);
 }
 
 /* "; earlier it stalled 2.1 s (zero window on the server's side, from frame 9)" */

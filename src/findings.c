@@ -628,7 +628,10 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
 void findings_add(struct findings *fs, const struct conn *c, const struct verdict_info *v,
                   int64_t now_ns)
 {
+    const struct conn_rare *rare = conn_rare(c);
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    const struct ep_rare *sv_rare = ep_rare(c, sv);
+    const struct ep_rare *cl_rare = ep_rare(c, cl);
     struct svc_key svc;
     svc_key_of(c, &svc);
     add_pair(fs, c, v, &svc);
@@ -643,7 +646,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->one_sided++;
     if (c->handshake == HS_MISSING)
         s->midstream++;
-    if (ep_rare(c, cl)->ack_gaps || ep_rare(c, sv)->ack_gaps)
+    if (cl_rare->ack_gaps || sv_rare->ack_gaps)
         s->gaps++;
     bool synack = (sv->flags & EP_SYN) != 0;
     if (synack)
@@ -661,9 +664,9 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->half_open_retried++;
         evidence_add(&s->ev[FINDING_SYN_FLOOD], c->id, sv->frame_syn);
     }
-    if (ep_rare(c, sv)->synack_after_ack) {
+    if (sv_rare->synack_after_ack) {
         s->synack_after_ack_conns++;
-        s->synack_after_ack += ep_rare(c, sv)->synack_after_ack;
+        s->synack_after_ack += sv_rare->synack_after_ack;
         evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, c->frame_established);
     }
     if ((c->flags & CONN_ESTABLISHED) && c->handshake != HS_MISSING &&
@@ -704,14 +707,15 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     int64_t idle_min = (int64_t)(fs->cfg.idle_min_s * 1e9);
     bool died = false;
     if ((c->flags & CONN_RST) && c->rst_phase != PHASE_HANDSHAKE && c->rst_phase != PHASE_CLOSED) {
-        int64_t idle = conn_rare(c)->idle_before_rst_ns;
+        int64_t idle = rare->idle_before_rst_ns;
         const struct endpoint *by = &c->ep[c->rst_side];
-        if (conn_rare(c)->long_gap_ns > idle && conn_rare(c)->rst_ns - conn_rare(c)->long_gap_end_ns <= CONN_AFTER_GAP_NS)
-            idle = conn_rare(c)->long_gap_ns;
-        else if (ep_rare(c, by)->keepalives > ep_rare(c, by)->keepalive_acks && ep_rare(c, by)->keepalive_idle_ns > idle)
-            idle = ep_rare(c, by)->keepalive_idle_ns; /* killed by keepalive: the silence before the probes */
+        const struct ep_rare *by_rare = ep_rare(c, by);
+        if (c->long_gap_ns > idle && rare->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS)
+            idle = c->long_gap_ns;
+        else if (by_rare->keepalives > by_rare->keepalive_acks && by_rare->keepalive_idle_ns > idle)
+            idle = by_rare->keepalive_idle_ns; /* killed by keepalive: the silence before them */
         if (idle >= idle_min) {
-            add_idle_sample(s, c, idle, conn_rare(c)->frame_rst, by->ttl && ep_rare(c, by)->rst_ttl != by->ttl);
+            add_idle_sample(s, c, idle, rare->frame_rst, by->ttl && by_rare->rst_ttl != by->ttl);
             died = true;
         }
     } else if (v->stall.kind == STALL_UNACKED_DATA && v->stall.idle_before_ns >= idle_min) {
@@ -725,14 +729,15 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     /* Keepalive */
     for (int i = 0; i < 2; i++) {
         const struct endpoint *e = &c->ep[i];
-        if (!ep_rare(c, e)->keepalives)
+        const struct ep_rare *e_rare = ep_rare(c, e);
+        if (!e_rare->keepalives)
             continue;
         s->ka_conns++;
-        if (ep_rare(c, e)->keepalive_gap_ns) {
-            if (ep_rare(c, e)->keepalive_gap_ns > s->ka_interval_max_ns)
-                s->ka_interval_max_ns = ep_rare(c, e)->keepalive_gap_ns;
-            if (ep_rare(c, e)->keepalive_gap_ns < s->ka_interval_min_ns)
-                s->ka_interval_min_ns = ep_rare(c, e)->keepalive_gap_ns;
+        if (e_rare->keepalive_gap_ns) {
+            if (e_rare->keepalive_gap_ns > s->ka_interval_max_ns)
+                s->ka_interval_max_ns = e_rare->keepalive_gap_ns;
+            if (e_rare->keepalive_gap_ns < s->ka_interval_min_ns)
+                s->ka_interval_min_ns = e_rare->keepalive_gap_ns;
         }
         int64_t *mn = died ? &s->ka_dead_min_ns : &s->ka_live_min_ns;
         int64_t *mx = died ? &s->ka_dead_max_ns : &s->ka_live_max_ns;
@@ -740,12 +745,12 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->ka_dead++;
         else
             s->ka_live++;
-        if (ep_rare(c, e)->keepalive_idle_ns > *mx)
-            *mx = ep_rare(c, e)->keepalive_idle_ns;
-        if (ep_rare(c, e)->keepalive_idle_ns < *mn)
-            *mn = ep_rare(c, e)->keepalive_idle_ns;
+        if (e_rare->keepalive_idle_ns > *mx)
+            *mx = e_rare->keepalive_idle_ns;
+        if (e_rare->keepalive_idle_ns < *mn)
+            *mn = e_rare->keepalive_idle_ns;
     }
-    if (ep_rare(c, cl)->keepalives || ep_rare(c, sv)->keepalives)
+    if (cl_rare->keepalives || sv_rare->keepalives)
         add_keepalive_problem(fs, c, v);
 
     /* Retransmissions */
@@ -753,20 +758,20 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     s->segments += (uint64_t)cl->pkts + sv->pkts;
     if (rtx) {
         s->rtx += rtx;
-        s->rtx_fast += (uint64_t)ep_rare(c, cl)->rtx_fast + ep_rare(c, sv)->rtx_fast;
-        s->rtx_spurious += (uint64_t)ep_rare(c, cl)->rtx_spurious + ep_rare(c, sv)->rtx_spurious;
+        s->rtx_fast += (uint64_t)cl_rare->rtx_fast + sv_rare->rtx_fast;
+        s->rtx_spurious += (uint64_t)cl_rare->rtx_spurious + sv_rare->rtx_spurious;
         s->rtx_conns++;
         evidence_add(&s->ev[FINDING_RETRANSMISSIONS], c->id, c->last_frame);
     }
 
     /* Nagle */
     for (int i = 0; i < 2; i++) {
-        if (conn_rare(c)->ep[i].nagle_events >= 3) {
-            s->nagle_events[i] += conn_rare(c)->ep[i].nagle_events;
-            s->nagle_delay_ns += conn_rare(c)->ep[i].nagle_delay_ns;
+        if (rare->ep[i].nagle_events >= 3) {
+            s->nagle_events[i] += rare->ep[i].nagle_events;
+            s->nagle_delay_ns += rare->ep[i].nagle_delay_ns;
         }
     }
-    if (ep_rare(c, cl)->nagle_events >= 3 || ep_rare(c, sv)->nagle_events >= 3) {
+    if (cl_rare->nagle_events >= 3 || sv_rare->nagle_events >= 3) {
         s->nagle_conns++;
         evidence_add(&s->ev[FINDING_NAGLE_DELAYED_ACK], c->id, c->first_frame);
     }
@@ -1230,10 +1235,15 @@ static void finding_churn(struct findings *fs, struct finding_list *l, struct pa
 static void add_keepalive_problem(struct findings *fs, const struct conn *c,
                                   const struct verdict_info *v)
 {
-    enum side s = conn_rare(c)->ep[SIDE_CLIENT].keepalives >= conn_rare(c)->ep[SIDE_SERVER].keepalives ? SIDE_CLIENT
-                                                                                  : SIDE_SERVER;
+    const struct conn_rare *rare = conn_rare(c);
+    enum side s = rare->ep[SIDE_CLIENT].keepalives >= rare->ep[SIDE_SERVER].keepalives
+                      ? SIDE_CLIENT
+                      : SIDE_SERVER;
     const struct endpoint *e = &c->ep[s];
-    uint32_t unanswered = ep_rare(c, e)->keepalives > ep_rare(c, e)->keepalive_acks ? ep_rare(c, e)->keepalives - ep_rare(c, e)->keepalive_acks : 0;
+    const struct ep_rare *e_rare = ep_rare(c, e);
+    uint32_t unanswered = e_rare->keepalives > e_rare->keepalive_acks
+                              ? e_rare->keepalives - e_rare->keepalive_acks
+                              : 0;
     bool killed = v->verdict == VERDICT_RESET && c->rst_side == s && unanswered > 0;
     bool dead_path = v->verdict == VERDICT_RESET && c->rst_side != s;
     if (unanswered < 2 && !killed && !dead_path)
@@ -1255,8 +1265,8 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
     ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, b, sizeof b);
     snprintf(f->subject, sizeof f->subject, "%s:%u -> %s:%u", a, conn_port(c, SIDE_CLIENT), b,
              conn_port(c, SIDE_SERVER));
-    classify_fmt_duration(gap, sizeof gap, ep_rare(c, e)->keepalive_gap_ns);
-    classify_fmt_duration(idle, sizeof idle, ep_rare(c, e)->keepalive_idle_ns);
+    classify_fmt_duration(gap, sizeof gap, e_rare->keepalive_gap_ns);
+    classify_fmt_duration(idle, sizeof idle, e_rare->keepalive_idle_ns);
     const char *end = killed ? "then it killed the connection with a RST: keepalive found the "
                                "peer (or the path) dead"
                       : dead_path ? "the other side's address answered with a RST instead: the "
@@ -1265,13 +1275,13 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
     snprintf(f->statement, sizeof f->statement,
              "The %s sent %u keepalive probe%s (the first after %s of silence%s%s); %u got no "
              "ACK, and %s.",
-             side_name(s), ep_rare(c, e)->keepalives, ep_rare(c, e)->keepalives == 1 ? "" : "s", idle,
-             ep_rare(c, e)->keepalives > 1 ? ", then every " : "", ep_rare(c, e)->keepalives > 1 ? gap : "", unanswered,
-             end);
+             side_name(s), e_rare->keepalives, e_rare->keepalives == 1 ? "" : "s", idle,
+             e_rare->keepalives > 1 ? ", then every " : "", e_rare->keepalives > 1 ? gap : "",
+             unanswered, end);
     f->connections = 1;
     f->n_ids = 1;
     f->ids[0] = c->id;
-    f->frames[0] = conn_rare(c)->frame_rst ? conn_rare(c)->frame_rst : c->last_frame;
+    f->frames[0] = rare->frame_rst ? rare->frame_rst : c->last_frame;
     add_check(f, "sysctl net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl "
                  "net.ipv4.tcp_keepalive_probes",
               conn_port(c, SIDE_SERVER));

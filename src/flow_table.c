@@ -52,7 +52,8 @@ void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_
 }
 
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key is compared as five 64-bit words");
-_Static_assert(offsetof(struct flow_key, port_lo) == 32 && offsetof(struct flow_key, port_hi) == 34 &&
+_Static_assert(offsetof(struct flow_key, port_lo) == 32 &&
+                   offsetof(struct flow_key, port_hi) == 34 &&
                    offsetof(struct flow_key, ip_version) == 36,
                "flow_key_make() writes the ports, version and padding as one word");
 

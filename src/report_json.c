@@ -78,35 +78,68 @@ static inline void jw_lit(struct jw *w, const char *s)
     jw_mem(w, s, strlen(s));
 }
 
+/* "00" "01" ... "99": numbers are written two digits at a time. */
+static const char jw_digits2[201] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+/* The last n digits of v, zero-padded, ending at end (n even or odd). */
+static void jw_fixed_digits(char *end, uint64_t v, int n)
+{
+    for (; n >= 2; n -= 2) {
+        end -= 2;
+        memcpy(end, jw_digits2 + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (n)
+        *--end = (char)('0' + v % 10);
+}
+
 static void jw_u64(struct jw *w, uint64_t v)
 {
+    if (v < 10) { /* most counters */
+        char c = (char)('0' + v);
+        jw_mem(w, &c, 1);
+        return;
+    }
     char tmp[24];
     size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        i -= 2;
+        memcpy(tmp + i, jw_digits2 + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(tmp + i, jw_digits2 + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
     jw_mem(w, tmp + i, sizeof tmp - i);
 }
 
-/* ,"key": */
-static inline void jw_key(struct jw *w, const char *key)
-{
-    jw_mem(w, ",\"", 2);
-    jw_lit(w, key);
-    jw_mem(w, "\":", 2);
-}
+/* Keys are literals: ,"key": is one piece whose length the compiler knows
+ * (JW_KEY), so writing it is one short copy. */
+#define JW_KEY(key) ",\"" key "\":"
+#define JW_KEY_LEN(key) (sizeof(JW_KEY(key)) - 1)
+#define jw_key(w, key) jw_mem((w), JW_KEY(key), JW_KEY_LEN(key))
+#define jw_key_u64(w, key, v) jw_key_u64_((w), JW_KEY(key), JW_KEY_LEN(key), (v))
+#define jw_key_name(w, key, value) jw_key_name_((w), JW_KEY(key), JW_KEY_LEN(key), (value))
+#define jw_time(w, key, ns, digits) jw_time_((w), JW_KEY(key), JW_KEY_LEN(key), (ns), (digits))
+#define jw_addr(w, key, a, ver) jw_addr_((w), JW_KEY(key), JW_KEY_LEN(key), (a), (ver))
+#define jw_pair(w, key, cl, sv) jw_pair_((w), JW_KEY(key), JW_KEY_LEN(key), (cl), (sv))
 
-static void jw_key_u64(struct jw *w, const char *key, uint64_t v)
+static void jw_key_u64_(struct jw *w, const char *key, size_t klen, uint64_t v)
 {
-    jw_key(w, key);
+    jw_mem(w, key, klen);
     jw_u64(w, v);
 }
 
 /* ,"key":"value" (value needs no escaping: names and addresses) */
-static void jw_key_name(struct jw *w, const char *key, const char *value)
+static void jw_key_name_(struct jw *w, const char *key, size_t klen, const char *value)
 {
-    jw_key(w, key);
+    jw_mem(w, key, klen);
     jw_mem(w, "\"", 1);
     jw_lit(w, value);
     jw_mem(w, "\"", 1);
@@ -144,9 +177,9 @@ static void jw_str(struct jw *w, const char *s)
 }
 
 /* Seconds with 6 or 9 decimals, as report_fmt_time() writes them. */
-static void jw_time(struct jw *w, const char *key, int64_t ns, int digits)
+static void jw_time_(struct jw *w, const char *key, size_t klen, int64_t ns, int digits)
 {
-    jw_key(w, key);
+    jw_mem(w, key, klen);
     uint64_t u = (uint64_t)ns;
     if (ns < 0) {
         jw_mem(w, "-", 1);
@@ -159,23 +192,21 @@ static void jw_time(struct jw *w, const char *key, int64_t ns, int digits)
     if (nd == 6)
         frac /= 1000u;
     tmp[0] = '.';
-    for (int i = nd; i >= 1; i--) {
-        tmp[i] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
+    jw_fixed_digits(tmp + 1 + nd, frac, nd);
     jw_mem(w, tmp, (size_t)nd + 1);
 }
 
-static void jw_addr(struct jw *w, const char *key, const struct ip_addr *a, int ver)
+static void jw_addr_(struct jw *w, const char *key, size_t klen, const struct ip_addr *a,
+                    int ver)
 {
     char b[64];
     report_fmt_addr(a, ver, b, sizeof b);
-    jw_key_name(w, key, b);
+    jw_key_name_(w, key, klen, b);
 }
 
-static void jw_pair(struct jw *w, const char *key, uint64_t cl, uint64_t sv)
+static void jw_pair_(struct jw *w, const char *key, size_t klen, uint64_t cl, uint64_t sv)
 {
-    jw_key(w, key);
+    jw_mem(w, key, klen);
     jw_mem(w, "{\"client\":", 10);
     jw_u64(w, cl);
     jw_mem(w, ",\"server\":", 10);
@@ -212,10 +243,13 @@ static const char *roles_name(const struct conn *c)
 static void json_connection(struct reporter *base, const struct conn *c,
                             const struct verdict_info *v, enum conn_end why)
 {
+    const struct conn_rare *rare = conn_rare(c);
     struct json_reporter *r = (struct json_reporter *)base;
     struct jw *w = &r->w;
     int dg = base->cfg.ts_digits;
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
+    const struct ep_rare *sv_rare = ep_rare(c, sv);
+    const struct ep_rare *cl_rare = ep_rare(c, cl);
     int ver = c->key.ip_version;
 
     w->f = base->cfg.out;
@@ -261,22 +295,22 @@ static void json_connection(struct reporter *base, const struct conn *c,
         jw_lit(w, ",\"reset\":{\"phase\":\"");
         jw_lit(w, reset_phase_name((enum reset_phase)c->rst_phase));
         jw_mem(w, "\"", 1);
-        jw_key_u64(w, "frame", conn_rare(c)->frame_rst);
-        jw_time(w, "time", conn_rare(c)->rst_ns, dg);
-        jw_time(w, "idle_before", conn_rare(c)->idle_before_rst_ns, dg);
-        jw_key_u64(w, "ttl", conn_rare(c)->ep[c->rst_side].rst_ttl);
+        jw_key_u64(w, "frame", rare->frame_rst);
+        jw_time(w, "time", rare->rst_ns, dg);
+        jw_time(w, "idle_before", rare->idle_before_rst_ns, dg);
+        jw_key_u64(w, "ttl", rare->ep[c->rst_side].rst_ttl);
         jw_mem(w, "}", 1);
     }
     if (c->flags & CONN_ICMP) {
         char b[64];
-        report_fmt_addr(&conn_rare(c)->icmp_src, ver, b, sizeof b);
+        report_fmt_addr(&rare->icmp_src, ver, b, sizeof b);
         jw_lit(w, ",\"icmp\":{\"from\":\"");
         jw_lit(w, b);
         jw_mem(w, "\"", 1);
-        jw_key_u64(w, "type", conn_rare(c)->icmp_type);
-        jw_key_u64(w, "code", conn_rare(c)->icmp_code);
-        jw_key_u64(w, "ttl", conn_rare(c)->icmp_ttl);
-        jw_key_u64(w, "frame", conn_rare(c)->frame_icmp);
+        jw_key_u64(w, "type", rare->icmp_type);
+        jw_key_u64(w, "code", rare->icmp_code);
+        jw_key_u64(w, "ttl", rare->icmp_ttl);
+        jw_key_u64(w, "frame", rare->frame_icmp);
         jw_mem(w, "}", 1);
     }
     if (cl->syns > 1) {
@@ -285,23 +319,23 @@ static void json_connection(struct reporter *base, const struct conn *c,
         for (uint32_t i = 0; i + 1 < cl->syns && i < CONN_MAX_SYN_TIMES; i++) {
             char b[32];
             int n = snprintf(b, sizeof b, "%s%.3f", i ? "," : "",
-                             (double)(conn_rare(c)->syn_times_us[i] - prev) / 1e6);
+                             (double)(rare->syn_times_us[i] - prev) / 1e6);
             jw_mem(w, b, n > 0 ? (size_t)n : 0);
-            prev = conn_rare(c)->syn_times_us[i];
+            prev = rare->syn_times_us[i];
         }
         jw_mem(w, "]", 1);
     }
     jw_key_u64(w, "synack_retransmits", sv->syns > 1 ? sv->syns - 1 : 0);
-    jw_pair(w, "fast_retransmits", ep_rare(c, cl)->rtx_fast, ep_rare(c, sv)->rtx_fast);
-    jw_pair(w, "spurious_retransmits", ep_rare(c, cl)->rtx_spurious, ep_rare(c, sv)->rtx_spurious);
-    jw_pair(w, "zero_windows", ep_rare(c, cl)->zero_windows, ep_rare(c, sv)->zero_windows);
-    jw_pair(w, "zero_window_probes", ep_rare(c, cl)->zw_probes, ep_rare(c, sv)->zw_probes);
-    jw_pair(w, "keepalives", ep_rare(c, cl)->keepalives, ep_rare(c, sv)->keepalives);
-    jw_pair(w, "rst_ignored", ep_rare(c, cl)->rst_ignored, ep_rare(c, sv)->rst_ignored);
-    jw_pair(w, "nagle_holds", ep_rare(c, cl)->nagle_events, ep_rare(c, sv)->nagle_events);
-    jw_pair(w, "ack_gaps", ep_rare(c, cl)->ack_gaps, ep_rare(c, sv)->ack_gaps);
-    jw_key_u64(w, "synack_after_ack", ep_rare(c, sv)->synack_after_ack);
-    jw_key_u64(w, "stall_episodes", conn_rare(c)->stall_episodes);
+    jw_pair(w, "fast_retransmits", cl_rare->rtx_fast, sv_rare->rtx_fast);
+    jw_pair(w, "spurious_retransmits", cl_rare->rtx_spurious, sv_rare->rtx_spurious);
+    jw_pair(w, "zero_windows", cl_rare->zero_windows, sv_rare->zero_windows);
+    jw_pair(w, "zero_window_probes", cl_rare->zw_probes, sv_rare->zw_probes);
+    jw_pair(w, "keepalives", cl_rare->keepalives, sv_rare->keepalives);
+    jw_pair(w, "rst_ignored", cl_rare->rst_ignored, sv_rare->rst_ignored);
+    jw_pair(w, "nagle_holds", cl_rare->nagle_events, sv_rare->nagle_events);
+    jw_pair(w, "ack_gaps", cl_rare->ack_gaps, sv_rare->ack_gaps);
+    jw_key_u64(w, "synack_after_ack", sv_rare->synack_after_ack);
+    jw_key_u64(w, "stall_episodes", rare->stall_episodes);
     jw_time(w, "max_idle", c->max_idle_ns, dg);
     jw_pair(w, "fin_frames", cl->frame_fin, sv->frame_fin);
     jw_pair(w, "mss", cl->mss, sv->mss);

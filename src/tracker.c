@@ -593,8 +593,9 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
         rare_of(t, c)->syn_times_us[e->syns - 2] =
             (uint32_t)clamp_us_to_u32((f->ts_ns - e->ts_syn_ns) / 1000);
     e->ts_syn_last_ns = f->ts_ns;
+    /* the ACK reached the server, yet it did not take it (accept queue full?) */
     if (s == SIDE_SERVER && is_synack && (c->flags & CONN_ESTABLISHED))
-        rare_of(t, c)->ep[s].synack_after_ack++; /* the ACK reached it, yet it did not take it (accept queue full?) */
+        rare_of(t, c)->ep[s].synack_after_ack++;
     if (s == SIDE_SERVER && is_synack && !(c->flags & CONN_ESTABLISHED) && t->event &&
         e->syns == 2)
         t->event(t->ctx, c, TEV_HALF_OPEN, f->ts_ns);
@@ -941,9 +942,8 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
         c->max_idle_ns = idle;
     t->gap_ns = idle;
     if (idle >= CONN_LONG_GAP_NS) {
-        struct conn_rare *r = rare_of(t, c);
-        r->long_gap_ns = idle;
-        r->long_gap_end_ns = ts;
+        c->long_gap_ns = idle;
+        c->long_gap_end_ns = ts;
     }
     c->last_ns = ts;
     c->last_frame = f->number;
