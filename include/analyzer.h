@@ -33,11 +33,12 @@ void analyzer_config_default(struct analyzer_config *cfg);
  * prefetched while the frames after it were decoded. */
 #define ANALYZER_SLOT_AHEAD 2 /* frames between the slot prefetch and the connection's */
 #define ANALYZER_CONN_AHEAD 2 /* frames between the connection prefetch and tracking */
-#define ANALYZER_PIPELINE 8   /* a power of two > ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD */
+#define ANALYZER_PIPELINE 8   /* a power of two > 1 + ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD */
 struct analyzer_pending {
     struct decoded d;
     struct frame f;          /* .bytes cleared: the frame's bytes are gone */
     struct tracker_prep prep;
+    bool prepared;           /* prep is filled in (and the slot prefetched) */
 };
 
 struct analyzer {

@@ -70,6 +70,8 @@ struct flow_table {
 /* Build the canonical key of a segment's (src, sport, dst, dport). Sets
  * *src_is_lo to whether the source is the key's "lo" side. */
 void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo);
+/* The same, returning the key's hash (flow_key_hash()) computed on the way. */
+uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo);
 
 void flow_table_init(struct flow_table *t);
 /* Frees every connection still held, and the pool and index. */

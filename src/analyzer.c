@@ -71,6 +71,8 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
 static void pending_pop(struct analyzer *a)
 {
     struct analyzer_pending *p = &a->pending[a->pending_first];
+    if (!p->prepared)
+        tracker_prepare(&a->tracker, &p->d, &p->prep);
     tracker_packet_prepared(&a->tracker, &p->d, &p->f, &p->prep);
     a->pending_first = (a->pending_first + 1) & (ANALYZER_PIPELINE - 1);
     a->pending_n--;
@@ -98,9 +100,11 @@ void analyzer_frame(struct analyzer *a, const struct frame *f)
             tracker_packet(&a->tracker, &d, f);
         return;
     }
-    /* Decode into the next free place; prefetch its index slot. The frame
-     * before it has had its slot fetched by now: prefetch its connection.
-     * With the pipeline full, track the oldest frame. */
+    /* Decode into the next free place. Then, by age: the frame before it
+     * gets its key and hash and its index slot prefetched (not the newest:
+     * reading its addresses right after the decoder wrote them would stall
+     * on the store buffer); ANALYZER_SLOT_AHEAD frames later its connection
+     * is prefetched; ANALYZER_CONN_AHEAD frames after that it is tracked. */
     struct analyzer_pending *p =
         &a->pending[(a->pending_first + a->pending_n) & (ANALYZER_PIPELINE - 1)];
     enum decode_status st = decode_frame(f, &a->cfg.decode, &p->d, &a->decode);
@@ -111,14 +115,17 @@ void analyzer_frame(struct analyzer *a, const struct frame *f)
      * load of fields just written one by one stalls on the store buffer. */
     p->f.ts_ns = f->ts_ns;
     p->f.number = f->number;
-    tracker_prepare(&a->tracker, &p->d, &p->prep);
+    p->prepared = false;
     a->pending_n++;
-    if (a->pending_n > ANALYZER_SLOT_AHEAD) {
-        unsigned prev = (a->pending_first + a->pending_n - 1 - ANALYZER_SLOT_AHEAD) &
-                        (ANALYZER_PIPELINE - 1);
-        tracker_prefetch(&a->tracker, &a->pending[prev].prep);
+    const unsigned mask = ANALYZER_PIPELINE - 1, newest = a->pending_first + a->pending_n - 1;
+    if (a->pending_n >= 2) {
+        struct analyzer_pending *q = &a->pending[(newest - 1) & mask];
+        tracker_prepare(&a->tracker, &q->d, &q->prep);
+        q->prepared = true;
     }
-    if (a->pending_n > ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD)
+    if (a->pending_n > 1 + ANALYZER_SLOT_AHEAD)
+        tracker_prefetch(&a->tracker, &a->pending[(newest - 1 - ANALYZER_SLOT_AHEAD) & mask].prep);
+    if (a->pending_n > 1 + ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD)
         pending_pop(a);
 }
 

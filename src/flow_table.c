@@ -13,42 +13,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
+/* The hash of a key given as its five 64-bit words: each multiplied by its
+ * own odd constant and summed (the products are independent, so they run in
+ * parallel), then folded and mixed once (splitmix64's finaliser): a third of
+ * the work of hashing the words one after the other, and the same spread in
+ * the low bits the index uses. */
+static uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4)
+{
+    uint64_t h = w0 * 0x9e3779b97f4a7c15ull + w1 * 0xc2b2ae3d27d4eb4full +
+                 w2 * 0x165667b19e3779f9ull + w3 * 0xd6e8feb86659fd93ull +
+                 w4 * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
 {
     /* The addresses as 8-byte words (the decoder writes them so: a wider
      * load of narrower stores cannot be forwarded from the store buffer). */
-    uint64_t s[2], d[2];
-    memcpy(&s[0], seg->src.b, 8);
-    memcpy(&s[1], seg->src.b + 8, 8);
-    memcpy(&d[0], seg->dst.b, 8);
-    memcpy(&d[1], seg->dst.b + 8, 8);
+    uint64_t s0, s1, d0, d1;
+    memcpy(&s0, seg->src.b, 8);
+    memcpy(&s1, seg->src.b + 8, 8);
+    memcpy(&d0, seg->dst.b, 8);
+    memcpy(&d1, seg->dst.b + 8, 8);
     /* Canonical order: the (address, port) that compares lower, the address
      * bytes as memcmp() orders them -- as big-endian words. */
     int cmp;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t s0 = __builtin_bswap64(s[0]), d0 = __builtin_bswap64(d[0]);
-    uint64_t s1 = __builtin_bswap64(s[1]), d1 = __builtin_bswap64(d[1]);
+    uint64_t bs0 = __builtin_bswap64(s0), bd0 = __builtin_bswap64(d0);
+    uint64_t bs1 = __builtin_bswap64(s1), bd1 = __builtin_bswap64(d1);
 #else
-    uint64_t s0 = s[0], d0 = d[0], s1 = s[1], d1 = d[1];
+    uint64_t bs0 = s0, bd0 = d0, bs1 = s1, bd1 = d1;
 #endif
-    if (s0 != d0)
-        cmp = s0 < d0 ? -1 : 1;
-    else if (s1 != d1)
-        cmp = s1 < d1 ? -1 : 1;
+    if (bs0 != bd0)
+        cmp = bs0 < bd0 ? -1 : 1;
+    else if (bs1 != bd1)
+        cmp = bs1 < bd1 ? -1 : 1;
     else
         cmp = (seg->sport > seg->dport) - (seg->sport < seg->dport);
     bool lo = cmp <= 0;
-    uint64_t w[5] = {lo ? s[0] : d[0], lo ? s[1] : d[1], lo ? d[0] : s[0], lo ? d[1] : s[1], 0};
-    /* ports, version and padding as one word, too: the hash reads the key
-     * back as 64-bit words */
     uint16_t plo = lo ? seg->sport : seg->dport, phi = lo ? seg->dport : seg->sport;
+    /* ports, version and padding: the last word, laid out as in memory */
     uint8_t tail[8] = {0};
     memcpy(tail, &plo, 2);
     memcpy(tail + 2, &phi, 2);
     tail[4] = seg->ip_version;
-    memcpy(&w[4], tail, sizeof w[4]);
-    memcpy(k, w, sizeof w);
+    uint64_t w0 = lo ? s0 : d0, w1 = lo ? s1 : d1, w2 = lo ? d0 : s0, w3 = lo ? d1 : s1, w4;
+    memcpy(&w4, tail, sizeof w4);
+    /* word by word from registers (no array on the stack: the compiler
+     * would store it in 8-byte pieces and reload it 16 bytes at a time) */
+    unsigned char *kb = (unsigned char *)k;
+    memcpy(kb, &w0, 8);
+    memcpy(kb + 8, &w1, 8);
+    memcpy(kb + 16, &w2, 8);
+    memcpy(kb + 24, &w3, 8);
+    memcpy(kb + 32, &w4, 8);
     *src_is_lo = lo;
+    return hash_words(w0, w1, w2, w3, w4);
+}
+
+void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
+{
+    (void)flow_key_make_hashed(k, seg, src_is_lo);
 }
 
 _Static_assert(sizeof(struct flow_key) == 40, "flow_key is compared as five 64-bit words");
@@ -248,22 +276,11 @@ void flow_table_destroy(struct flow_table *t)
     flow_table_init(t);
 }
 
-/* The key as five 64-bit words, each multiplied by its own odd constant and
- * summed (the products are independent, so they run in parallel), then
- * folded and mixed once (splitmix64's finaliser): a third of the work of
- * hashing the words one after the other, and the same spread in the low
- * bits the index uses. */
 uint32_t flow_key_hash(const struct flow_key *k)
 {
     uint64_t w[5];
     memcpy(w, k, sizeof w);
-    uint64_t h = w[0] * 0x9e3779b97f4a7c15ull + w[1] * 0xc2b2ae3d27d4eb4full +
-                 w[2] * 0x165667b19e3779f9ull + w[3] * 0xd6e8feb86659fd93ull +
-                 w[4] * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 29;
-    return (uint32_t)h;
+    return hash_words(w[0], w[1], w[2], w[3], w[4]);
 }
 
 void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash)

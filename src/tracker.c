@@ -1150,8 +1150,7 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
 
 void tracker_prepare(const struct tracker *t, const struct decoded *d, struct tracker_prep *p)
 {
-    flow_key_make(&p->key, &d->tcp, &p->src_is_lo);
-    p->hash = flow_key_hash(&p->key);
+    p->hash = flow_key_make_hashed(&p->key, &d->tcp, &p->src_is_lo);
     flow_table_prefetch_slot(&t->table, p->hash);
 }
 
