@@ -39,7 +39,9 @@
 
 #include "conn.h"
 
-#define FLOW_CHUNK 1024u /* connections per pool chunk */
+/* Connections per pool chunk: 256 x 416 bytes stays below the size from
+ * which allocators (glibc's, ASan's) map every block afresh. */
+#define FLOW_CHUNK 256u
 
 /* List links of one connection: pool index + 1 of its neighbours, 0: none. */
 struct flow_link {
@@ -57,9 +59,11 @@ struct flow_table {
     uint64_t *slots;          /* index: (hash << 32) | (pool index + 1); 0 = empty */
     size_t mask;              /* slots - 1 (a power of two), 0 before the first add */
     struct conn **chunks;     /* pool */
-    struct flow_link *links;  /* age-list links, n_chunks * FLOW_CHUNK of them */
+    struct flow_link *links;  /* age-list links, cap_chunks * FLOW_CHUNK of them */
     uint32_t n_chunks;
+    uint32_t cap_chunks;      /* room in chunks and links (doubled when full) */
     uint32_t free_head;       /* pool index + 1 of the first free connection, 0: none */
+    uint32_t fresh;           /* pool slots handed out at least once (the rest untouched) */
     struct flow_list active;  /* CONN_DONE clear */
     struct flow_list linger;  /* CONN_DONE set */
     size_t count;             /* connections held */

@@ -63,10 +63,12 @@ struct capture {
     /* direct reader (buf != NULL); pcap is then a handle on the file header only */
     uint8_t *buf;           /* a window of the file: bytes [buf_pos, buf_pos + buf_len) */
     size_t buf_len;
+    size_t buf_cap;         /* its size: DIRECT_BUF, or less for a small file (grown on need) */
     uint64_t buf_pos;       /* file offset of buf[0] */
     int fd;
     uint64_t off;           /* file offset of the next record header */
     bool eof;               /* pread() met the end of the file */
+    bool oom;               /* the window could not grow: reading ends as damaged */
     bool dr_done;           /* end or damage seen: nothing more */
     bool swapped;           /* file written in the other byte order */
     bool nano;              /* nanosecond magic */
@@ -320,8 +322,11 @@ struct capture *capture_open_fp(FILE *fp, const char *name, const char *filter, 
  * file's snapshot length may be larger (libpcap only replaces one <= 0). */
 #define PCAP_MAX_CAPLEN 262144u
 /* The read window: more than the largest record (PCAP_REC_HDR +
- * PCAP_MAX_CAPLEN), large enough that pread() costs nothing per packet. */
+ * PCAP_MAX_CAPLEN), large enough that pread() costs nothing per packet. A
+ * file smaller than that gets a window of its size (plus room to see the end
+ * of the file), grown to DIRECT_BUF if the file grows past it while read. */
 #define DIRECT_BUF (1024u * 1024u)
+#define DIRECT_BUF_MIN (16u * 1024u)
 
 static bool direct_disabled(void)
 {
@@ -380,7 +385,10 @@ static struct capture *open_direct(const char *path, const char *filter)
     }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     struct capture *cap = calloc(1, sizeof *cap);
-    uint8_t *buf = malloc(DIRECT_BUF);
+    size_t buf_cap = DIRECT_BUF;
+    if ((uintmax_t)st.st_size < DIRECT_BUF - DIRECT_BUF_MIN)
+        buf_cap = (size_t)st.st_size + DIRECT_BUF_MIN;
+    uint8_t *buf = malloc(buf_cap);
     if (!cap || !buf) {
         free(cap);
         free(buf);
@@ -388,6 +396,7 @@ static struct capture *open_direct(const char *path, const char *filter)
         return NULL;
     }
     cap->buf = buf;
+    cap->buf_cap = buf_cap;
     cap->fd = fd;
     cap->buf_pos = PCAP_FILE_HDR;
     cap->off = PCAP_FILE_HDR;
@@ -434,6 +443,8 @@ static struct capture *open_direct(const char *path, const char *filter)
 static enum capture_status direct_damaged(struct capture *cap)
 {
     cap->dr_done = true;
+    if (cap->oom)
+        snprintf(cap->damage, sizeof cap->damage, "out of memory for the read window");
     return CAPTURE_DAMAGED;
 }
 
@@ -451,7 +462,16 @@ static size_t direct_avail(struct capture *cap, size_t need)
     cap->buf_pos = cap->off;
     cap->buf_len = keep;
     while (cap->buf_len < DIRECT_BUF) {
-        ssize_t got = pread(cap->fd, cap->buf + cap->buf_len, DIRECT_BUF - cap->buf_len,
+        if (cap->buf_len == cap->buf_cap) { /* a small window, full: the file grew */
+            uint8_t *grown = realloc(cap->buf, DIRECT_BUF);
+            if (!grown) {
+                cap->oom = cap->eof = true;
+                break;
+            }
+            cap->buf = grown;
+            cap->buf_cap = DIRECT_BUF;
+        }
+        ssize_t got = pread(cap->fd, cap->buf + cap->buf_len, cap->buf_cap - cap->buf_len,
                             (off_t)(cap->buf_pos + cap->buf_len));
         if (got < 0 && errno == EINTR)
             continue;
@@ -460,7 +480,7 @@ static size_t direct_avail(struct capture *cap, size_t need)
             break;
         }
         cap->buf_len += (size_t)got;
-        if (cap->buf_len >= need + (DIRECT_BUF / 2))
+        if (cap->buf_len >= need + (cap->buf_cap / 2))
             break;
     }
     return cap->buf_len;

@@ -20,6 +20,10 @@
  * Both readers are checked: the default (direct for this file) and libpcap's
  * (TCPTRIAGE_LIBPCAP_ONLY=1), which reads through stdio and already ends with
  * "truncated dump file".
+ *
+ * The other way round, a capture still being written: the direct reader
+ * sizes its window to a small file and must grow it when the file grows past
+ * it -- including for a record larger than the whole first window.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -147,6 +151,73 @@ static void test_cut_to_zero_libpcap_reader(void **state)
     read_while_shrinking("1", 0);
 }
 
+/* Opened at 2 KB, then grown by whole records to ~400 KB (one record of
+ * 200 KB among them) before the first read: every record is handed out, in
+ * order, and the read ends cleanly. */
+static void read_while_growing(const char *reader_env)
+{
+    if (reader_env)
+        setenv("TCPTRIAGE_LIBPCAP_ONLY", reader_env, 1);
+    else
+        unsetenv("TCPTRIAGE_LIBPCAP_ONLY");
+    struct rb_buf p = {0};
+    write_capture(&p);
+    static uint8_t big[200 * 1024];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7u);
+    rb_pcap_record(&p, 1700000999000000000LL, big, sizeof big, sizeof big);
+    size_t hdr;
+    long n = rb_walk(p.data, p.len, &hdr, NULL, 0);
+    assert_int_equal(n, CONNS * RB_CLEAN_STEPS + 1);
+    struct rb_record *recs = calloc((size_t)n, sizeof *recs);
+    assert_non_null(recs);
+    rb_walk(p.data, p.len, &hdr, recs, (size_t)n);
+    size_t first = recs[20].start; /* the header and 20 records */
+
+    char path[] = "/tmp/tcptriage-grow-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p.data, first), (ssize_t)first);
+    char err[512] = "";
+    struct capture *cap = capture_open_file(path, NULL, err, sizeof err);
+    assert_non_null(cap);
+    print_message("# reader: %s\n", capture_reader(cap));
+    assert_int_equal(write(fd, p.data + first, p.len - first), (ssize_t)(p.len - first));
+
+    struct frame f;
+    uint64_t frames = 0;
+    enum capture_status st;
+    while ((st = capture_next(cap, &f)) == CAPTURE_FRAME) {
+        assert_true(frames < (uint64_t)n);
+        const struct rb_record *r = &recs[frames];
+        if (f.caplen != r->data_end - r->data_start ||
+            memcmp(f.bytes, p.data + r->data_start, f.caplen) != 0)
+            fail_msg("frame %llu (caplen %u) is not record %llu of the file (caplen %zu)",
+                     (unsigned long long)frames + 1, f.caplen, (unsigned long long)frames + 1,
+                     r->data_end - r->data_start);
+        frames++;
+    }
+    assert_int_equal(st, CAPTURE_END);
+    assert_int_equal(frames, (uint64_t)n);
+    capture_close(cap);
+    close(fd);
+    unlink(path);
+    free(recs);
+    rb_buf_free(&p);
+}
+
+static void test_grow_default_reader(void **state)
+{
+    (void)state;
+    read_while_growing(NULL);
+}
+
+static void test_grow_libpcap_reader(void **state)
+{
+    (void)state;
+    read_while_growing("1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +226,8 @@ int main(void)
         cmocka_unit_test(test_cut_to_zero_libpcap_reader),
         cmocka_unit_test(test_cut_near_default_reader),
         cmocka_unit_test(test_cut_to_zero_default_reader),
+        cmocka_unit_test(test_grow_default_reader),
+        cmocka_unit_test(test_grow_libpcap_reader),
     };
     return cmocka_run_group_tests_name("shrink", tests, NULL, NULL);
 }
