@@ -28,12 +28,13 @@ struct analyzer_config {
 
 void analyzer_config_default(struct analyzer_config *cfg);
 
-/* Frames decoded but not yet handed to the tracker (file mode only): by
- * the time a frame is tracked, its table slot and connection have been
- * prefetched while the frames after it were decoded. */
+/* Frames decoded but not yet handed to the tracker (file mode, large
+ * tables only): by the time a frame is tracked, its table slot and
+ * connection have been prefetched while the frames after it were decoded. */
 #define ANALYZER_SLOT_AHEAD 2 /* frames between the slot prefetch and the connection's */
 #define ANALYZER_CONN_AHEAD 2 /* frames between the connection prefetch and tracking */
 #define ANALYZER_PIPELINE 8   /* a power of two > 1 + ANALYZER_SLOT_AHEAD + ANALYZER_CONN_AHEAD */
+#define ANALYZER_PIPELINE_MIN 65536u /* connections held from which the pipeline is used */
 struct analyzer_pending {
     struct decoded d;
     struct frame f;          /* .bytes cleared: the frame's bytes are gone */
@@ -45,7 +46,9 @@ struct analyzer {
     struct analyzer_config cfg;
     struct analyzer_pending pending[ANALYZER_PIPELINE];
     unsigned pending_first, pending_n;
-    bool pipelined;          /* file mode: no live events, so tracking may lag decoding */
+    bool pipeline_allowed;   /* file mode: no live events, so tracking may lag decoding */
+    bool pipelined;          /* allowed, and the table is large enough for it to pay */
+    size_t pipeline_on, pipeline_off; /* table sizes (connections) that switch it */
     struct classify_config classify;
     struct decode_counters decode;
     struct tracker tracker;

@@ -6,6 +6,7 @@
 #include "analyzer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void analyzer_config_default(struct analyzer_config *cfg)
@@ -63,7 +64,23 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
     tracker_init(&a->tracker, &cfg->tracker, on_conn, cfg->events ? on_event : NULL, a);
     /* Live events must come out as their frame arrives: no lag then.
      * TCPTRIAGE_NO_FASTPATH=1 turns the pipeline off too (tests/fastpath.py). */
-    a->pipelined = !cfg->events && a->tracker.fast;
+    a->pipeline_allowed = !cfg->events && a->tracker.fast;
+    /* The pipeline pays once the table outgrows the caches (+13% at 140 k
+     * connections held) and costs a little below that (-5% at 40 k): on from
+     * ANALYZER_PIPELINE_MIN connections held, off again below three quarters
+     * of that (docs/performance.md). TCPTRIAGE_PIPELINE_MIN=N moves the
+     * threshold (tests/fastpath.py: 0 = always; near the number of
+     * connections held = switching often). */
+    a->pipeline_on = ANALYZER_PIPELINE_MIN;
+    a->pipeline_off = a->pipeline_on - a->pipeline_on / 4;
+    const char *pm = getenv("TCPTRIAGE_PIPELINE_MIN");
+    if (pm && *pm) { /* on from N, off below N: no hysteresis, to switch often */
+        char *end;
+        unsigned long long v = strtoull(pm, &end, 10);
+        if (*end == '\0')
+            a->pipeline_on = a->pipeline_off = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+    }
+    a->pipelined = a->pipeline_allowed && a->pipeline_on == 0;
     a->findings = findings_new(&cfg->findings);
 }
 
@@ -93,6 +110,15 @@ void analyzer_frame(struct analyzer *a, const struct frame *f)
     if (f->ts_ns > a->summary.last_ns || a->summary.frames == 0)
         a->summary.last_ns = f->ts_ns;
     a->summary.frames++;
+    if (a->pipeline_allowed) {
+        size_t held = a->tracker.table.count;
+        if (!a->pipelined && held >= a->pipeline_on)
+            a->pipelined = true;
+        else if (a->pipelined && held < a->pipeline_off) {
+            pending_flush(a);
+            a->pipelined = false;
+        }
+    }
     if (!a->pipelined) {
         struct decoded d;
         enum decode_status st = decode_frame(f, &a->cfg.decode, &d, &a->decode);

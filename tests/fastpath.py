@@ -6,17 +6,19 @@ In file mode the analyzer decodes a few frames ahead and prefetches their
 flow-table entries, and the tracker handles the common segment of an
 established connection (in-order data or an ACK, nothing else going on) by
 header prediction (src/tracker.c fast_segment()). TCPTRIAGE_NO_FASTPATH=1
-turns both off. For every capture in CAPTURES and SHARED/captures/** (when
+turns both off; TCPTRIAGE_PIPELINE_MIN=N sets the table size from which the
+pipeline is used (default 65536). For every capture in CAPTURES and SHARED/captures/** (when
 present) and for synthetic captures from bench/gen (a mixed one with
 stalls, retransmissions, zero windows, resets, VLANs and IPv6, in micro- and
 nanosecond variants, and a SYN flood run against a small table so every SYN
-evicts), both ways must give byte-identical output (JSON and text), the
+evicts), the fast ways must give byte-identical output (JSON and text), the
 same standard error and the same exit status.
 
 usage: fastpath.py TCPTRIAGE GEN CAPTURES_DIR SHARED_DIR WORK_DIR
 """
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -24,25 +26,48 @@ tcptriage, gen, captures, shared, work = sys.argv[1:6]
 failures, runs = [], 0
 
 
-def run(path, args, fast):
+# The ways compared with the general code (TCPTRIAGE_NO_FASTPATH=1): the
+# default (header prediction; the pipeline once the table holds 64 k
+# connections), the pipeline from the first frame, and the pipeline switched
+# on and off around 90% of the most connections the capture holds at once
+# (a few times to a dozen times a run on the mixed captures).
+FAST_WAYS = ("default", "pipeline", "switching")
+
+
+def run(path, args, extra):
     env = dict(os.environ)
-    env.pop("TCPTRIAGE_NO_FASTPATH", None)
-    if not fast:
-        env["TCPTRIAGE_NO_FASTPATH"] = "1"
+    for k in ("TCPTRIAGE_NO_FASTPATH", "TCPTRIAGE_PIPELINE_MIN"):
+        env.pop(k, None)
+    env.update(extra)
     p = subprocess.run([tcptriage, "-r", path] + args, capture_output=True, env=env, timeout=600)
     return p.returncode, p.stdout, p.stderr
 
 
-def compare(path, args=()):
+def way_env(way, peak):
+    if way == "pipeline":
+        return {"TCPTRIAGE_PIPELINE_MIN": "0"}
+    if way == "switching":
+        return {"TCPTRIAGE_PIPELINE_MIN": str(max(1, peak * 9 // 10))}
+    return {}
+
+
+def compare(path, args=(), ways=FAST_WAYS):
     global runs
     args = list(args)
+    peak = 0
     for fmt in (["--format", "json"], []):
-        a = run(path, fmt + args, True)
-        b = run(path, fmt + args, False)
-        runs += 2
-        if a != b:
-            what = ["status", "stdout", "stderr"][[a[i] != b[i] for i in range(3)].index(True)]
-            failures.append(f"{os.path.basename(path)} {' '.join(fmt + args)}: {what} differs")
+        b = run(path, fmt + args, {"TCPTRIAGE_NO_FASTPATH": "1"})
+        runs += 1
+        if fmt:
+            m = re.search(rb'"peak_connections":([0-9]+)', b[1])
+            peak = int(m.group(1)) if m else 0
+        for way in ways:
+            a = run(path, fmt + args, way_env(way, peak))
+            runs += 1
+            if a != b:
+                what = ["status", "stdout", "stderr"][[a[i] != b[i] for i in range(3)].index(True)]
+                failures.append(f"{os.path.basename(path)} {' '.join(fmt + args)} ({way}): "
+                                f"{what} differs")
 
 
 os.makedirs(work, exist_ok=True)
@@ -56,15 +81,20 @@ for name, gargs in (("mixed", ["--packets", "300k", "--concurrent", "2000", "--s
     synthetic.append(out)
 
 files = sorted(glob.glob(os.path.join(captures, "**", "*.pcap*"), recursive=True))
+shared_files = []
 if os.path.isdir(os.path.join(shared, "captures")):
-    files += sorted(glob.glob(os.path.join(shared, "captures", "**", "*.pcap*"), recursive=True))
+    shared_files = sorted(glob.glob(os.path.join(shared, "captures", "**", "*.pcap*"),
+                                    recursive=True))
 files = [f for f in files if os.path.isfile(f)]
+shared_files = [f for f in shared_files if os.path.isfile(f)]
 for f in files + synthetic:
     compare(f)
+for f in shared_files:  # many and mostly small: the pipeline from the first frame
+    compare(f, ways=("pipeline",))
 for f in synthetic:  # at a small cap: eviction (and its prefetches) on most new connections
     compare(f, ["--max-connections", "300"])
 
-print(f"{len(files) + len(synthetic)} captures, {runs} runs, {len(failures)} differences")
+print(f"{len(files) + len(shared_files) + len(synthetic)} captures, {runs} runs, {len(failures)} differences")
 for line in failures[:40]:
     print("  " + line)
 sys.exit(1 if failures else 0)
