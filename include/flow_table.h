@@ -38,10 +38,17 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "hugemem.h"
 
 /* Connections per pool chunk: 256 x 416 bytes stays below the size from
  * which allocators (glibc's, ASan's) map every block afresh. */
 #define FLOW_CHUNK 256u
+/* The first chunks come from malloc(); from the ninth on (2,048 connections)
+ * they are carved from blocks of huge pages (hugemem.h), 19 chunks (~2 MB)
+ * a block, as is an index of 1 MiB or more (from ~65 k connections). */
+#define FLOW_SMALL_CHUNKS 8u
+#define FLOW_BLOCK_CHUNKS ((uint32_t)(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn))))
+#define FLOW_INDEX_HUGE ((size_t)1 << 20)
 
 /* List links of one connection: pool index + 1 of its neighbours, 0: none. */
 struct flow_link {

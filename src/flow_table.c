@@ -8,6 +8,7 @@
  * connection (CONN_CLIENT_IS_LO), never in the key. See flow_table.h.
  */
 #include "flow_table.h"
+#include "hugemem.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -153,6 +154,30 @@ static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
     return &t->chunks[idx / FLOW_CHUNK][idx % FLOW_CHUNK];
 }
 
+/* Memory for pool chunk number t->n_chunks: the first FLOW_SMALL_CHUNKS from
+ * malloc() (a small capture stays small), the rest carved in order from
+ * huge-page blocks of FLOW_BLOCK_CHUNKS chunks each (hugemem.h). */
+static struct conn *chunk_alloc(struct flow_table *t)
+{
+    uint32_t n = t->n_chunks;
+    if (n < FLOW_SMALL_CHUNKS)
+        return malloc(FLOW_CHUNK * sizeof(struct conn));
+    uint32_t in_block = (n - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS;
+    if (in_block == 0)
+        return huge_alloc(FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn));
+    return t->chunks[n - 1] + FLOW_CHUNK; /* the next chunk of the current block */
+}
+
+static void chunks_free(struct flow_table *t)
+{
+    for (uint32_t i = 0; i < t->n_chunks; i++) {
+        if (i < FLOW_SMALL_CHUNKS)
+            free(t->chunks[i]);
+        else if ((i - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS == 0)
+            huge_free(t->chunks[i], FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn));
+    }
+}
+
 /* A zeroed connection from the free list, else the next never-used slot of
  * the pool (a new chunk when the last is used up); NULL when out of memory.
  * A free connection links to the next through its `hash` field. A new chunk
@@ -181,7 +206,7 @@ static struct conn *pool_take(struct flow_table *t)
                 t->links = links;
                 t->cap_chunks = cap;
             }
-            struct conn *chunk = malloc(FLOW_CHUNK * sizeof *chunk);
+            struct conn *chunk = chunk_alloc(t);
             if (!chunk)
                 return NULL;
             t->chunks[t->n_chunks++] = chunk;
@@ -207,11 +232,27 @@ static uint64_t slot_of(const struct conn *c)
     return ((uint64_t)c->hash << 32) | ((uint64_t)c->idx + 1);
 }
 
+/* Index memory for n slots, zeroed: huge pages from FLOW_INDEX_HUGE bytes. */
+static uint64_t *slots_alloc(size_t n)
+{
+    if (n * sizeof(uint64_t) >= FLOW_INDEX_HUGE)
+        return huge_alloc(n * sizeof(uint64_t));
+    return calloc(n, sizeof(uint64_t));
+}
+
+static void slots_free(uint64_t *slots, size_t n)
+{
+    if (n * sizeof(uint64_t) >= FLOW_INDEX_HUGE)
+        huge_free(slots, n * sizeof(uint64_t));
+    else
+        free(slots);
+}
+
 /* Doubles the index (or makes the first one); false when out of memory. */
 static bool index_grow(struct flow_table *t)
 {
     size_t n = t->mask ? (t->mask + 1) * 2 : 1024;
-    uint64_t *slots = calloc(n, sizeof *slots);
+    uint64_t *slots = slots_alloc(n);
     if (!slots)
         return false;
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
@@ -223,7 +264,8 @@ static bool index_grow(struct flow_table *t)
             j = (j + 1) & (n - 1);
         slots[j] = s;
     }
-    free(t->slots);
+    if (t->slots)
+        slots_free(t->slots, t->mask + 1);
     t->slots = slots;
     t->mask = n - 1;
     return true;
@@ -275,11 +317,11 @@ void flow_table_destroy(struct flow_table *t)
     for (int l = 0; l < 2; l++)
         for (struct conn *c = flow_list_head(t, lists[l]); c; c = flow_table_next(t, c))
             free(c->rare);
-    for (uint32_t i = 0; i < t->n_chunks; i++)
-        free(t->chunks[i]);
+    chunks_free(t);
     free(t->chunks);
     free(t->links);
-    free(t->slots);
+    if (t->slots)
+        slots_free(t->slots, t->mask + 1);
     flow_table_init(t);
 }
 

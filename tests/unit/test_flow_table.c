@@ -44,6 +44,16 @@ static struct flow_key key_port(uint16_t p)
     return key_of(&a, p, &b, 80, 4, &lo);
 }
 
+/* Connection number i (up to 2^24): clients 10.x.y.z port 1000 + i % 50000. */
+static struct flow_key key_n(uint32_t i)
+{
+    uint32_t host = i / 50000u + 1u;
+    struct ip_addr a = sb_ip4(10, (uint8_t)(host >> 16), (uint8_t)(host >> 8), (uint8_t)host),
+                   b = sb_ip4(192, 0, 2, 1);
+    bool lo;
+    return key_of(&a, (uint16_t)(1000u + i % 50000u), &b, 80, 4, &lo);
+}
+
 /* The list holds exactly want[0..n) in this order, linked both ways, and
  * every member's CONN_DONE matches the list. */
 static void assert_list(const struct flow_table *t, const struct flow_list *l,
@@ -386,6 +396,57 @@ static void test_index_churn(void **state)
     flow_table_destroy(&t);
 }
 
+/* A table past the sizes where its memory changes kind (hugemem.h): more
+ * than FLOW_SMALL_CHUNKS chunks (the rest carved from huge-page blocks,
+ * several blocks) and an index of more than FLOW_INDEX_HUGE bytes; every
+ * connection found, in its own slot of the pool, removed and reused. */
+static void test_large_table(void **state)
+{
+    (void)state;
+    enum { N = 150000 };
+    static struct conn *c[N];
+    struct flow_table t;
+    flow_table_init(&t);
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_n(i);
+        c[i] = flow_table_add(&t, &k);
+        assert_non_null(c[i]);
+        c[i]->id = i;
+        c[i]->last_frame = (uint64_t)i * 3u; /* writes into every chunk */
+    }
+    assert_true(t.n_chunks > FLOW_SMALL_CHUNKS + 2 * FLOW_BLOCK_CHUNKS);
+    assert_true((t.mask + 1) * sizeof(uint64_t) > FLOW_INDEX_HUGE);
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_n(i);
+        struct conn *f = flow_table_find(&t, &k);
+        assert_ptr_equal(f, c[i]);
+        assert_int_equal(f->id, i);
+        assert_int_equal(f->last_frame, (uint64_t)i * 3u);
+        for (uint32_t j = i + 1; j < N && j < i + 3; j++) /* no two share memory */
+            assert_true((const char *)c[j] >= (const char *)(c[i] + 1) ||
+                        (const char *)c[j] + sizeof *c[j] <= (const char *)c[i]);
+    }
+    for (uint32_t i = 0; i < N; i += 2) {
+        flow_table_remove(&t, c[i]);
+        flow_table_free_conn(&t, c[i]);
+    }
+    for (uint32_t i = 0; i < N; i += 2) { /* the freed places come back */
+        struct flow_key k = key_n(i);
+        assert_null(flow_table_find(&t, &k));
+        c[i] = flow_table_add(&t, &k);
+        assert_non_null(c[i]);
+        c[i]->id = i;
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_n(i);
+        assert_ptr_equal(flow_table_find(&t, &k), c[i]);
+        assert_int_equal(c[i]->id, i);
+    }
+    assert_int_equal(t.count, N);
+    assert_int_equal(t.peak, N);
+    flow_table_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_index_churn),
+        cmocka_unit_test(test_large_table),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
 }
