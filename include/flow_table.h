@@ -45,10 +45,13 @@
 #define FLOW_CHUNK 256u
 /* The first chunks come from malloc(); from the ninth on (2,048 connections)
  * they are carved from blocks of huge pages (hugemem.h), 19 chunks (~2 MB)
- * a block, as is an index of 1 MiB or more (from ~65 k connections). */
+ * a block, as is an index of 1 MiB or more (131,072 slots: from 32,769
+ * connections). */
 #define FLOW_SMALL_CHUNKS 8u
 #define FLOW_BLOCK_CHUNKS ((uint32_t)(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn))))
 #define FLOW_INDEX_HUGE ((size_t)1 << 20)
+_Static_assert(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn)) >= 1,
+               "a huge-page block holds at least one pool chunk");
 
 /* List links of one connection: pool index + 1 of its neighbours, 0: none. */
 struct flow_link {

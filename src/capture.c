@@ -465,8 +465,9 @@ static size_t direct_avail(struct capture *cap, size_t need)
         if (cap->buf_len == cap->buf_cap) { /* a small window, full: the file grew */
             uint8_t *grown = realloc(cap->buf, DIRECT_BUF);
             if (!grown) {
-                cap->oom = cap->eof = true;
-                break;
+                if (cap->buf_len < need) /* the record does not fit: reading ends */
+                    cap->oom = cap->eof = true;
+                break; /* else read on in the small window */
             }
             cap->buf = grown;
             cap->buf_cap = DIRECT_BUF;
@@ -480,7 +481,10 @@ static size_t direct_avail(struct capture *cap, size_t need)
             break;
         }
         cap->buf_len += (size_t)got;
-        if (cap->buf_len >= need + (cap->buf_cap / 2))
+        /* Enough read ahead -- unless a small window came back full: the
+         * file has grown past it, so grow the window (next turn). */
+        if (cap->buf_len >= need + (cap->buf_cap / 2) &&
+            !(cap->buf_len == cap->buf_cap && cap->buf_cap < DIRECT_BUF))
             break;
     }
     return cap->buf_len;
