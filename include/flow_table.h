@@ -49,6 +49,7 @@
  * connections). */
 #define FLOW_SMALL_CHUNKS 8u
 #define FLOW_BLOCK_CHUNKS ((uint32_t)(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn))))
+#define FLOW_BLOCK_BYTES ((size_t)FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn))
 #define FLOW_INDEX_HUGE ((size_t)1 << 20)
 _Static_assert(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn)) >= 1,
                "a huge-page block holds at least one pool chunk");

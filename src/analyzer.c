@@ -80,7 +80,7 @@ void analyzer_init(struct analyzer *a, const struct analyzer_config *cfg, struct
         if (*end == '\0')
             a->pipeline_on = a->pipeline_off = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
     }
-    a->pipelined = a->pipeline_allowed && a->pipeline_on == 0;
+    /* a->pipelined starts false: analyzer_frame() switches it on */
     a->findings = findings_new(&cfg->findings);
 }
 

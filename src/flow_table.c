@@ -8,7 +8,6 @@
  * connection (CONN_CLIENT_IS_LO), never in the key. See flow_table.h.
  */
 #include "flow_table.h"
-#include "hugemem.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -164,7 +163,7 @@ static struct conn *chunk_alloc(struct flow_table *t)
         return malloc(FLOW_CHUNK * sizeof(struct conn));
     uint32_t in_block = (n - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS;
     if (in_block == 0)
-        return huge_alloc(FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn));
+        return huge_alloc(FLOW_BLOCK_BYTES);
     return t->chunks[n - 1] + FLOW_CHUNK; /* the next chunk of the current block */
 }
 
@@ -174,7 +173,7 @@ static void chunks_free(struct flow_table *t)
         if (i < FLOW_SMALL_CHUNKS)
             free(t->chunks[i]);
         else if ((i - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS == 0)
-            huge_free(t->chunks[i], FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn));
+            huge_free(t->chunks[i], FLOW_BLOCK_BYTES);
     }
 }
 
@@ -240,6 +239,7 @@ static uint64_t *slots_alloc(size_t n)
     return calloc(n, sizeof(uint64_t));
 }
 
+/* NULL (no index yet) is fine. */
 static void slots_free(uint64_t *slots, size_t n)
 {
     if (n * sizeof(uint64_t) >= FLOW_INDEX_HUGE)
@@ -264,8 +264,7 @@ static bool index_grow(struct flow_table *t)
             j = (j + 1) & (n - 1);
         slots[j] = s;
     }
-    if (t->slots)
-        slots_free(t->slots, t->mask + 1);
+    slots_free(t->slots, t->mask + 1);
     t->slots = slots;
     t->mask = n - 1;
     return true;
@@ -320,8 +319,7 @@ void flow_table_destroy(struct flow_table *t)
     chunks_free(t);
     free(t->chunks);
     free(t->links);
-    if (t->slots)
-        slots_free(t->slots, t->mask + 1);
+    slots_free(t->slots, t->mask + 1);
     flow_table_init(t);
 }
 

@@ -54,20 +54,47 @@ static void write_capture(struct rb_buf *p)
     }
 }
 
-static void read_while_shrinking(const char *reader_env, size_t cut)
+/* Which reader capture_open_file() picks: NULL for the default, "1" for
+ * libpcap's. */
+static void use_reader(const char *reader_env)
 {
     if (reader_env)
         setenv("TCPTRIAGE_LIBPCAP_ONLY", reader_env, 1);
     else
         unsetenv("TCPTRIAGE_LIBPCAP_ONLY");
-    struct rb_buf p = {0};
-    write_capture(&p);
+}
+
+/* The records of p, which must number n (the caller frees them). */
+static struct rb_record *records_of(const struct rb_buf *p, long n)
+{
     size_t hdr;
-    long n = rb_walk(p.data, p.len, &hdr, NULL, 0);
-    assert_int_equal(n, CONNS * RB_CLEAN_STEPS);
+    assert_int_equal(rb_walk(p->data, p->len, &hdr, NULL, 0), n);
     struct rb_record *recs = calloc((size_t)n, sizeof *recs);
     assert_non_null(recs);
-    rb_walk(p.data, p.len, &hdr, recs, (size_t)n);
+    rb_walk(p->data, p->len, &hdr, recs, (size_t)n);
+    return recs;
+}
+
+/* Frame number frames + 1 must be record number frames + 1 of p. */
+static void assert_record(const struct frame *f, uint64_t frames, const struct rb_record *recs,
+                          long n, const struct rb_buf *p)
+{
+    assert_true(frames < (uint64_t)n);
+    const struct rb_record *r = &recs[frames];
+    if (f->caplen != r->data_end - r->data_start ||
+        memcmp(f->bytes, p->data + r->data_start, f->caplen) != 0)
+        fail_msg("frame %llu (caplen %u) is not record %llu of the file (caplen %zu)",
+                 (unsigned long long)frames + 1, f->caplen, (unsigned long long)frames + 1,
+                 r->data_end - r->data_start);
+}
+
+static void read_while_shrinking(const char *reader_env, size_t cut)
+{
+    use_reader(reader_env);
+    struct rb_buf p = {0};
+    write_capture(&p);
+    const long n = CONNS * RB_CLEAN_STEPS;
+    struct rb_record *recs = records_of(&p, n);
 
     char path[] = "/tmp/tcptriage-shrink-XXXXXX";
     int fd = mkstemp(path);
@@ -90,13 +117,7 @@ static void read_while_shrinking(const char *reader_env, size_t cut)
     enum capture_status st;
     while ((st = capture_next(cap, &f)) == CAPTURE_FRAME) {
         /* Only real records: not the zeros a mapping shows past the end. */
-        assert_true(frames < (uint64_t)n);
-        const struct rb_record *r = &recs[frames];
-        if (f.caplen != r->data_end - r->data_start ||
-            memcmp(f.bytes, p.data + r->data_start, f.caplen) != 0)
-            fail_msg("frame %llu (caplen %u) is not record %llu of the file (caplen %zu)",
-                     (unsigned long long)frames + 1, f.caplen, (unsigned long long)frames + 1,
-                     r->data_end - r->data_start);
+        assert_record(&f, frames, recs, n, &p);
         frames++;
     }
     print_message("# %llu frames, then %s: %s\n", (unsigned long long)frames,
@@ -156,22 +177,15 @@ static void test_cut_to_zero_libpcap_reader(void **state)
  * order, and the read ends cleanly. */
 static void read_while_growing(const char *reader_env)
 {
-    if (reader_env)
-        setenv("TCPTRIAGE_LIBPCAP_ONLY", reader_env, 1);
-    else
-        unsetenv("TCPTRIAGE_LIBPCAP_ONLY");
+    use_reader(reader_env);
     struct rb_buf p = {0};
     write_capture(&p);
     static uint8_t big[200 * 1024];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 7u);
     rb_pcap_record(&p, 1700000999000000000LL, big, sizeof big, sizeof big);
-    size_t hdr;
-    long n = rb_walk(p.data, p.len, &hdr, NULL, 0);
-    assert_int_equal(n, CONNS * RB_CLEAN_STEPS + 1);
-    struct rb_record *recs = calloc((size_t)n, sizeof *recs);
-    assert_non_null(recs);
-    rb_walk(p.data, p.len, &hdr, recs, (size_t)n);
+    const long n = CONNS * RB_CLEAN_STEPS + 1;
+    struct rb_record *recs = records_of(&p, n);
     size_t first = recs[20].start; /* the header and 20 records */
 
     char path[] = "/tmp/tcptriage-grow-XXXXXX";
@@ -188,13 +202,7 @@ static void read_while_growing(const char *reader_env)
     uint64_t frames = 0;
     enum capture_status st;
     while ((st = capture_next(cap, &f)) == CAPTURE_FRAME) {
-        assert_true(frames < (uint64_t)n);
-        const struct rb_record *r = &recs[frames];
-        if (f.caplen != r->data_end - r->data_start ||
-            memcmp(f.bytes, p.data + r->data_start, f.caplen) != 0)
-            fail_msg("frame %llu (caplen %u) is not record %llu of the file (caplen %zu)",
-                     (unsigned long long)frames + 1, f.caplen, (unsigned long long)frames + 1,
-                     r->data_end - r->data_start);
+        assert_record(&f, frames, recs, n, &p);
         frames++;
     }
     assert_int_equal(st, CAPTURE_END);
