@@ -54,6 +54,10 @@
 _Static_assert(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn)) >= 1,
                "a huge-page block holds at least one pool chunk");
 
+/* Freed rare blocks kept for the next connections that need one (about
+ * 1.3 MB at most), rather than a malloc() and free() each. */
+#define FLOW_RARE_SPARES 4096u
+
 /* List links of one connection: pool index + 1 of its neighbours, 0: none. */
 struct flow_link {
     uint32_t prev;
@@ -80,6 +84,8 @@ struct flow_table {
     size_t count;             /* connections held */
     size_t peak;              /* most held at once */
     size_t bytes;             /* memory held by connections (structs and rare blocks) */
+    struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
+    uint32_t n_rare_spare;        /* their first 8 bytes; at most FLOW_RARE_SPARES */
 };
 
 /* Build the canonical key of a segment's (src, sport, dst, dport). Sets
@@ -103,10 +109,10 @@ struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key 
  * connections whose hash matches. */
 void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
-/* At the cap every new connection evicts the least recently active one:
- * prefetch the next victims (the second one's struct, the first one's index
- * slot, whose hash the previous call brought into cache). */
-void flow_table_prefetch_victims(const struct flow_table *t);
+/* The head of list l is next to be removed (evicted at the cap, or expired
+ * after lingering): prefetch the second one's struct and the head's index
+ * slot (its hash was brought into cache by the previous call). */
+void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list. Returns NULL when out of memory. */
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k);

@@ -316,6 +316,11 @@ void flow_table_destroy(struct flow_table *t)
     for (int l = 0; l < 2; l++)
         for (struct conn *c = flow_list_head(t, lists[l]); c; c = flow_table_next(t, c))
             free(c->rare);
+    while (t->rare_spare) {
+        struct conn_rare *r = t->rare_spare;
+        memcpy(&t->rare_spare, r, sizeof t->rare_spare);
+        free(r);
+    }
     chunks_free(t);
     free(t->chunks);
     free(t->links);
@@ -354,15 +359,16 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
     }
 }
 
-void flow_table_prefetch_victims(const struct flow_table *t)
+void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l)
 {
-    const struct conn *v1 = flow_list_head(t, &t->active);
+    const struct conn *v1 = flow_list_head(t, l);
     if (!v1)
         return;
     __builtin_prefetch(&t->slots[v1->hash & t->mask]);
     const struct conn *v2 = flow_table_next(t, v1);
-    if (v2)
-        __builtin_prefetch(v2);
+    if (v2) /* the whole of it: the verdict reads it all */
+        for (size_t off = 0; off < sizeof *v2; off += 64)
+            __builtin_prefetch((const char *)v2 + off);
 }
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
@@ -379,6 +385,8 @@ struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key 
         if (!s)
             return NULL;
         if ((uint32_t)(s >> 32) == h) {
+            /* its list links, which flow_table_touch() reads next */
+            __builtin_prefetch(&t->links[(uint32_t)s - 1]);
             struct conn *c = pool_at(t, (uint32_t)s - 1);
             if (key_equal(&c->key, k))
                 return c;
@@ -443,7 +451,14 @@ void flow_table_remove(struct flow_table *t, struct conn *c)
 struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
 {
     if (!c->rare) {
-        c->rare = calloc(1, sizeof *c->rare);
+        if (t->rare_spare) { /* a block freed before: no trip through malloc */
+            c->rare = t->rare_spare;
+            memcpy(&t->rare_spare, c->rare, sizeof t->rare_spare);
+            t->n_rare_spare--;
+            memset(c->rare, 0, sizeof *c->rare);
+        } else {
+            c->rare = calloc(1, sizeof *c->rare);
+        }
         if (c->rare)
             t->bytes += sizeof *c->rare;
     }
@@ -452,7 +467,13 @@ struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
 
 void flow_table_free_conn(struct flow_table *t, struct conn *c)
 {
-    free(c->rare);
+    if (c->rare && t->n_rare_spare < FLOW_RARE_SPARES) {
+        memcpy(c->rare, &t->rare_spare, sizeof t->rare_spare); /* the spares' link */
+        t->rare_spare = c->rare;
+        t->n_rare_spare++;
+    } else {
+        free(c->rare);
+    }
     c->rare = NULL;
     pool_put(t, c);
 }

@@ -431,18 +431,30 @@ static void stall_observe(struct tracker *t, struct conn *c, enum side s, int64_
 
 static void emit_and_free(struct tracker *t, struct conn *c, enum conn_end why, int64_t now_ns)
 {
+    if (t->linger_head == c->idx + 1)
+        t->linger_head = 0;
     flow_table_remove(&t->table, c);
     t->emit(t->ctx, c, why, now_ns);
     flow_table_free_conn(&t->table, c);
 }
 
-/* Finished connections wait linger_ns after their last frame. */
+/* Finished connections wait linger_ns after their last frame. Called for
+ * every frame: the time of the lingering list's head is remembered
+ * (t->linger_head, t->linger_head_ns), so the head -- a cold connection --
+ * is read only when it changes, or when its time has come. */
 static void expire_lingering(struct tracker *t, int64_t now_ns)
 {
-    struct conn *c;
-    while ((c = flow_list_head(&t->table, &t->table.linger)) &&
-           now_ns - c->last_ns >= t->cfg.linger_ns)
-        emit_and_free(t, c, END_FINISHED, now_ns);
+    uint32_t h;
+    while ((h = t->table.linger.head)) {
+        if (h != t->linger_head) {
+            t->linger_head = h;
+            t->linger_head_ns = flow_list_head(&t->table, &t->table.linger)->last_ns;
+            flow_table_prefetch_heads(&t->table, &t->table.linger);
+        }
+        if (now_ns - t->linger_head_ns < t->cfg.linger_ns)
+            return;
+        emit_and_free(t, flow_list_head(&t->table, &t->table.linger), END_FINISHED, now_ns);
+    }
 }
 
 /* Make room for one more connection. */
@@ -457,7 +469,7 @@ static void make_room(struct tracker *t, int64_t now_ns)
             c->flags |= CONN_EVICTED;
             t->cnt.evicted++;
             emit_and_free(t, c, END_EVICTED, now_ns);
-            flow_table_prefetch_victims(&t->table);
+            flow_table_prefetch_heads(&t->table, &t->table.active);
         }
     }
 }
@@ -1177,6 +1189,8 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
 
     bool src_is_lo = p->src_is_lo;
     struct conn *c = flow_table_find_hashed(&t->table, &p->key, p->hash);
+    if (c && (c->flags & CONN_DONE))
+        t->linger_head = 0; /* its time may change: expire_lingering() reads it again */
 
     if (d->icmp != ICMP_KIND_NONE) {
         if (!c) {
@@ -1202,16 +1216,21 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
         emit_and_free(t, c, END_REPLACED, t->now_ns);
         c = NULL;
     }
-    if (!c) {
+    bool known = c != NULL;
+    if (!known) {
         c = new_connection(t, p, &d->tcp, f);
         if (!c)
             return;
-    } else {
-        flow_table_touch(&t->table, c);
     }
     enum side s = side_of(c, src_is_lo);
     if (!fast_segment(t, c, s, &d->tcp, f))
         on_segment(t, c, s, &d->tcp, f);
+    /* Most recently active now. After the segment rather than before (the
+     * same order results: the segment may only move c from the active to
+     * the lingering list's tail, where this leaves it), so the links that
+     * flow_table_find_hashed() prefetched have arrived. */
+    if (known)
+        flow_table_touch(&t->table, c);
 }
 
 /* ---- live events that become certain with time ------------------------ */
