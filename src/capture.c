@@ -226,6 +226,15 @@ static struct capture *open_stream(FILE *fp, struct gz_cookie *gzc, const unsign
         return NULL;
     }
     cap->ts_digits = 6;
+    /* Nothing at all (an empty pipe, /dev/null, `-r - < /dev/null`): say so,
+     * rather than libpcap's "truncated dump file ... only got 0". */
+    int first = getc(fp);
+    if (first == EOF || ungetc(first, fp) == EOF) {
+        fclose(fp);
+        snprintf(err, errlen, "%s: empty input, not a capture", name);
+        free(cap);
+        return NULL;
+    }
     cap->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, perr);
     if (!cap->pcap) {
         fclose(fp);

@@ -122,8 +122,10 @@ def main():
                        "unsupported link type")
     expect_usage_error(["-r", clean, "tcp", "port"], "bad filter 'tcp port'", "filter")
     expect_usage_error(["-r", clean, "portt", "80"], "bad filter 'portt 80'", "filter")
-    expect_usage_error(["-r", "/dev/null"], "a character device with nothing in it")
-    expect_usage_error(["-r", "-"], "empty standard input", stdin=b"")
+    expect_usage_error(["-r", "/dev/null"], "a character device with nothing in it",
+                       "/dev/null: empty input")
+    expect_usage_error(["-r", "-"], "empty standard input", "standard input: empty input",
+                       stdin=b"")
     expect_usage_error(["-r", "-"], "text on standard input", stdin=b"GET / HTTP/1.0\r\n" * 8)
 
     # ---- damaged captures, end to end ---------------------------------------
