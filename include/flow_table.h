@@ -85,7 +85,7 @@ struct flow_table {
     size_t peak;              /* most held at once */
     size_t bytes;             /* memory held by connections (structs and rare blocks) */
     struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
-    uint32_t n_rare_spare;        /* their first 8 bytes; at most FLOW_RARE_SPARES */
+    uint32_t n_rare_spare;        /* their frame_rst; at most FLOW_RARE_SPARES */
 };
 
 /* Build the canonical key of a segment's (src, sport, dst, dport). Sets

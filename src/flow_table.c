@@ -305,6 +305,12 @@ static void index_delete(struct flow_table *t, size_t i)
 
 /* ---- table -------------------------------------------------------------- */
 
+/* A spare rare block links to the next through its first field. */
+static struct conn_rare *rare_spare_next(const struct conn_rare *r)
+{
+    return (struct conn_rare *)(uintptr_t)r->frame_rst;
+}
+
 void flow_table_init(struct flow_table *t)
 {
     memset(t, 0, sizeof *t);
@@ -318,7 +324,7 @@ void flow_table_destroy(struct flow_table *t)
             free(c->rare);
     while (t->rare_spare) {
         struct conn_rare *r = t->rare_spare;
-        memcpy(&t->rare_spare, r, sizeof t->rare_spare);
+        t->rare_spare = rare_spare_next(r);
         free(r);
     }
     chunks_free(t);
@@ -453,7 +459,7 @@ struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
     if (!c->rare) {
         if (t->rare_spare) { /* a block freed before: no trip through malloc */
             c->rare = t->rare_spare;
-            memcpy(&t->rare_spare, c->rare, sizeof t->rare_spare);
+            t->rare_spare = rare_spare_next(c->rare);
             t->n_rare_spare--;
             memset(c->rare, 0, sizeof *c->rare);
         } else {
@@ -468,7 +474,7 @@ struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
 void flow_table_free_conn(struct flow_table *t, struct conn *c)
 {
     if (c->rare && t->n_rare_spare < FLOW_RARE_SPARES) {
-        memcpy(c->rare, &t->rare_spare, sizeof t->rare_spare); /* the spares' link */
+        c->rare->frame_rst = (uint64_t)(uintptr_t)t->rare_spare; /* the spares' link */
         t->rare_spare = c->rare;
         t->n_rare_spare++;
     } else {
