@@ -84,6 +84,7 @@ struct flow_table {
     size_t count;             /* connections held */
     size_t peak;              /* most held at once */
     size_t bytes;             /* memory held by connections (structs and rare blocks) */
+    uint32_t walk;            /* pool index + 1 of the active list's walk mark, 0: its head */
     struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
     uint32_t n_rare_spare;        /* their frame_rst; at most FLOW_RARE_SPARES */
 };
@@ -122,6 +123,14 @@ struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *
 struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l);
 struct conn *flow_table_next(const struct flow_table *t, const struct conn *c);
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
+
+/* A mark in the active list for a walk that resumes where it can (the live
+ * timers: connections before the mark need no more visits): the connection
+ * at the mark (the head when unset), and setting it at c (NULL: unset).
+ * When the marked connection leaves the active list the mark moves to the
+ * one after it. */
+struct conn *flow_table_walk_start(const struct flow_table *t);
+void flow_table_walk_mark(struct flow_table *t, const struct conn *c);
 
 /* Moves c to the tail of its list (active or lingering by CONN_DONE). */
 void flow_table_touch(struct flow_table *t, struct conn *c);

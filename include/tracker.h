@@ -96,6 +96,7 @@ struct tracker {
     bool fast;              /* header prediction on (file mode, not TCPTRIAGE_NO_FASTPATH) */
     struct conn_rare rare_sink; /* where rare evidence goes when its block cannot be allocated */
     uint64_t next_id;
+    uint64_t timer_visits;  /* live: connections the timer walks looked at (tests) */
 };
 
 void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_emit_fn emit,

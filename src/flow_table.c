@@ -112,6 +112,8 @@ static void list_append(struct flow_table *t, struct flow_list *l, struct conn *
 static void list_unlink(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
     struct flow_link *k = &t->links[c->idx];
+    if (t->walk == c->idx + 1 && l == &t->active)
+        t->walk = k->next;
     if (k->prev)
         t->links[k->prev - 1].next = k->next;
     else
@@ -138,6 +140,16 @@ struct conn *flow_table_next(const struct flow_table *t, const struct conn *c)
 {
     uint32_t n = t->links[c->idx].next;
     return n ? pool_at(t, n - 1) : NULL;
+}
+
+struct conn *flow_table_walk_start(const struct flow_table *t)
+{
+    return t->walk ? pool_at(t, t->walk - 1) : flow_list_head(t, &t->active);
+}
+
+void flow_table_walk_mark(struct flow_table *t, const struct conn *c)
+{
+    t->walk = c ? c->idx + 1 : 0;
 }
 
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)

@@ -1276,13 +1276,33 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
     if (!t->event)
         return;
     /* Only connections silent for a while can have a timer due without a
-     * packet: walk the active list from its least recently active end. */
+     * packet: walk the active list from its least recently active end. Every
+     * timer of a connection is due at most max_wait after its last frame
+     * (each counts from a SYN, a FIN or a stall start, none later than that
+     * frame), so a connection silent for longer than that has fired all it
+     * ever will until its next frame, which moves it to the tail. The walk
+     * marks where that run of finished ones ends, and the next walk starts
+     * there: hours-idle connections (pools, keepalives) are visited once,
+     * not every 100 ms. */
     int64_t min_wait = t->cfg.attempt_timeout_ns < t->cfg.stall_threshold_ns
                            ? t->cfg.attempt_timeout_ns
                            : t->cfg.stall_threshold_ns;
-    for (struct conn *c = flow_list_head(&t->table, &t->table.active);
-         c && t->now_ns - c->last_ns >= min_wait / 4; c = flow_table_next(&t->table, c))
+    int64_t max_wait = t->cfg.attempt_timeout_ns > t->cfg.stall_threshold_ns
+                           ? t->cfg.attempt_timeout_ns
+                           : t->cfg.stall_threshold_ns;
+    bool settled = true; /* every connection walked so far is past max_wait */
+    for (struct conn *c = flow_table_walk_start(&t->table), *next;
+         c && t->now_ns - c->last_ns >= min_wait / 4; c = next) {
+        next = flow_table_next(&t->table, c);
         fire_due_events(t, c, t->now_ns);
+        t->timer_visits++;
+        if (settled && t->now_ns - c->last_ns > max_wait) {
+            if (next) /* (the last one stays marked: a walk never starts past the tail) */
+                flow_table_walk_mark(&t->table, next);
+        } else {
+            settled = false;
+        }
+    }
 }
 
 /* Connections still held at the end, by id: the key is copied next to the

@@ -1173,6 +1173,87 @@ static void test_stall_start_event(void **state)
     h_free(h);
 }
 
+/* The live timers' walk (tracker_advance()) visits a connection silent for
+ * longer than every timer (max_wait) once, not on every tick: the walk
+ * marks where the run of such connections ends. New connections after the
+ * mark, and a marked one that gets a frame again, still get their events. */
+struct walk_log {
+    size_t emitted;
+    size_t events[TEV__COUNT];
+};
+
+static void walk_emit(void *ctx, const struct conn *c, enum conn_end why, int64_t now_ns)
+{
+    (void)c, (void)why, (void)now_ns;
+    ((struct walk_log *)ctx)->emitted++;
+}
+
+static void walk_event(void *ctx, const struct conn *c, enum tracker_event ev, int64_t now_ns)
+{
+    (void)c, (void)now_ns;
+    ((struct walk_log *)ctx)->events[ev]++;
+}
+
+static void walk_seg(struct tracker *t, uint64_t *frame, int64_t ts, uint16_t cport, bool c2s,
+                     uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len)
+{
+    struct ip_addr cli = sb_ip4(10, 1, (uint8_t)(cport >> 8), (uint8_t)cport);
+    struct ip_addr srv = sb_ip4(10, 9, 0, 1);
+    struct decoded d = c2s ? sb_tcp(&cli, cport, &srv, 80, 4, flags, seq, ack, len, 1000)
+                           : sb_tcp(&srv, 80, &cli, cport, 4, flags, seq, ack, len, 1000);
+    struct frame f = sb_frame(SB_T0_NS + ts, ++*frame);
+    tracker_packet(t, &d, &f);
+}
+
+static void test_timer_walk_skips_settled(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    struct walk_log log = {0};
+    struct tracker_config cfg;
+    tracker_config_default(&cfg); /* timers: 3 s (SYN), 1 s (stall, FIN) */
+    struct tracker *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    tracker_init(t, &cfg, walk_emit, walk_event, &log);
+    uint64_t frame = 0;
+    for (uint16_t i = 0; i < N; i++) { /* N established connections, nothing in flight */
+        uint16_t port = (uint16_t)(20000 + i);
+        walk_seg(t, &frame, SB_US(i), port, true, TCP_SYN, 1000u + i, 0, 0);
+        walk_seg(t, &frame, SB_US(i) + 10, port, false, TCP_SYN | TCP_ACK, 5000u + i, 1001u + i, 0);
+        walk_seg(t, &frame, SB_US(i) + 20, port, true, TCP_ACK, 1001u + i, 5001u + i, 0);
+    }
+    assert_int_equal(t->table.active.count, N);
+
+    tracker_advance(t, SB_T0_NS + SB_SEC(10)); /* all silent for ~10 s: one visit each */
+    assert_int_equal(t->timer_visits, N);
+    for (int k = 1; k <= 50; k++) /* 5 s of 100 ms ticks: the last one marked, no more */
+        tracker_advance(t, SB_T0_NS + SB_SEC(10) + SB_MS(100) * k);
+    assert_true(t->timer_visits <= N + 50);
+
+    /* A new connection S (after the mark); then the marked connection L (the
+     * last of the N) sends data it has to retransmit, which moves it behind
+     * S: the mark must move on to S, so that S still times out and L's stall
+     * is announced, both by the walk. */
+    walk_seg(t, &frame, SB_SEC(16), 60000, true, TCP_SYN, 7, 0, 0);
+    uint16_t last = (uint16_t)(20000 + N - 1);
+    uint32_t seq = 1001u + N - 1, ack = 5001u + N - 1;
+    walk_seg(t, &frame, SB_SEC(16) + SB_MS(500), last, true, TCP_PSH | TCP_ACK, seq, ack, 1000);
+    walk_seg(t, &frame, SB_SEC(16) + SB_MS(700), last, true, TCP_PSH | TCP_ACK, seq, ack, 1000);
+    assert_int_equal(log.events[TEV_STALL_START], 0);
+    uint64_t before = t->timer_visits;
+    for (int k = 1; k <= 35; k++)
+        tracker_advance(t, SB_T0_NS + SB_SEC(16) + SB_MS(100) * k);
+    assert_int_equal(log.events[TEV_TIMED_OUT], 1);
+    assert_int_equal(log.events[TEV_STALL_START], 1);
+    assert_true(t->timer_visits - before <= 3 * 35); /* S, L and the mark's neighbour */
+
+    assert_int_equal(log.emitted, 0);
+    tracker_finish(t);
+    assert_int_equal(log.emitted, N + 1);
+    tracker_destroy(t);
+    free(t);
+}
+
 static void test_config_default(void **state)
 {
     (void)state;
@@ -1279,6 +1360,7 @@ int main(void)
         cmocka_unit_test_teardown(test_icmp_unmatched, h_teardown),
         cmocka_unit_test_teardown(test_timed_out_event_on_advance, h_teardown),
         cmocka_unit_test_teardown(test_stall_start_event, h_teardown),
+        cmocka_unit_test(test_timer_walk_skips_settled),
         cmocka_unit_test_teardown(test_config_default, h_teardown),
         cmocka_unit_test_teardown(test_sender_side, h_teardown),
         cmocka_unit_test_teardown(test_names, h_teardown),
