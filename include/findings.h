@@ -47,7 +47,7 @@ struct finding {
     enum finding_kind kind;
     enum confidence confidence;
     char subject[128];        /* "10.0.0.2:80", "10.0.0.1 -> 10.0.0.2:80", ... */
-    char statement[640];      /* one sentence with the numbers */
+    char statement[1024];     /* one sentence with the numbers */
     char confidence_note[192]; /* why the confidence is not high ("" if it is) */
     uint64_t connections;     /* connections behind it in total */
     size_t n_ids;

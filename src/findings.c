@@ -795,6 +795,14 @@ struct finding_list {
     size_t n, cap;
 };
 
+/* After snprintf(buf, size, ...) returned n: a sentence that did not fit
+ * ends in "..." rather than mid-word without a sign. */
+static void mark_cut(char *buf, size_t size, int n)
+{
+    if (n >= 0 && (size_t)n >= size && size >= 4)
+        memcpy(buf + size - 4, "...", 4);
+}
+
 static struct finding *new_finding(struct finding_list *l, enum finding_kind kind,
                                    const char subject[static 1])
 {
@@ -1016,7 +1024,7 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
     size_t middlebox = 0;
     for (size_t i = 0; i < s->idle_n; i++)
         middlebox += s->idle_middlebox[i];
-    char a[32], b[32], sv[96] = "", ka[320] = "", mb[160] = "";
+    char a[32], b[32], sv[96] = "", ka[448] = "", mb[160] = "";
     classify_fmt_duration(a, sizeof a, lo);
     classify_fmt_duration(b, sizeof b, hi);
     if (s->survived_idle_ns >= 1000000000LL) {
@@ -1035,10 +1043,11 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
             snprintf(live, sizeof live, " %llu that survived probed after %s-%s;",
                      (unsigned long long)s->ka_live, classify_fmt_duration(i1, sizeof i1, s->ka_live_min_ns),
                      classify_fmt_duration(i2, sizeof i2, s->ka_live_max_ns));
-        snprintf(ka, sizeof ka,
-                 " Keepalives:%s%s they protect a connection only if the first probe comes "
-                 "before the path's timeout.",
-                 dead, live);
+        mark_cut(ka, sizeof ka,
+                 snprintf(ka, sizeof ka,
+                          " Keepalives:%s%s they protect a connection only if the first probe "
+                          "comes before the path's timeout.",
+                          dead, live));
     } else {
         snprintf(ka, sizeof ka, " No keepalive probes were seen on these connections.");
     }
@@ -1047,12 +1056,13 @@ static void finding_idle_timeout(struct findings *fs, struct finding_list *l, st
                  " %zu of the RSTs carry a TTL unlike the server's own segments: a middlebox "
                  "sent them.",
                  middlebox);
-    snprintf(f->statement, sizeof f->statement,
-             "%zu connections to %s died right after %s of silence (between %s and %s): a "
-             "device on the path (NAT, firewall, load balancer) forgets idle flows after less "
-             "than ~%s%s.%s%s",
-             best_n, subj, best_n > 1 ? "about the same length" : "a long stretch", a, b, a, sv,
-             mb, ka);
+    mark_cut(f->statement, sizeof f->statement,
+             snprintf(f->statement, sizeof f->statement,
+                      "%zu connections to %s died right after %s of silence (between %s and "
+                      "%s): a device on the path (NAT, firewall, load balancer) forgets idle "
+                      "flows after less than ~%s%s.%s%s",
+                      best_n, subj, best_n > 1 ? "about the same length" : "a long stretch", a,
+                      b, a, sv, mb, ka));
     if (best_n < 2) {
         f->confidence = CONFIDENCE_LOW;
         snprintf(f->confidence_note, sizeof f->confidence_note,
