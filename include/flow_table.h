@@ -128,7 +128,7 @@ struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
  * timers: connections before the mark need no more visits): the connection
  * at the mark (the head when unset), and setting it at c (NULL: unset).
  * When the marked connection leaves the active list the mark moves to the
- * one after it. */
+ * one after it (to the one before it when it was the last). */
 struct conn *flow_table_walk_start(const struct flow_table *t);
 void flow_table_walk_mark(struct flow_table *t, const struct conn *c);
 

@@ -67,7 +67,6 @@ struct capture {
     uint64_t buf_pos;       /* file offset of buf[0] */
     int fd;
     uint64_t off;           /* file offset of the next record header */
-    bool eof;               /* pread() met the end of the file */
     bool oom;               /* the window could not grow: reading ends as damaged */
     bool dr_done;           /* end or damage seen: nothing more */
     bool swapped;           /* file written in the other byte order */
@@ -228,10 +227,15 @@ static struct capture *open_stream(FILE *fp, struct gz_cookie *gzc, const unsign
     cap->ts_digits = 6;
     /* Nothing at all (an empty pipe, /dev/null, `-r - < /dev/null`): say so,
      * rather than libpcap's "truncated dump file ... only got 0". */
+    errno = 0;
     int first = getc(fp);
     if (first == EOF || ungetc(first, fp) == EOF) {
+        if (ferror(fp)) /* a read error (a directory on stdin, a corrupt gzip stream) */
+            snprintf(err, errlen, "%s: not a readable pcap or pcapng capture (%s)", name,
+                     strerror(errno ? errno : EIO));
+        else
+            snprintf(err, errlen, "%s: empty input, not a capture", name);
         fclose(fp);
-        snprintf(err, errlen, "%s: empty input, not a capture", name);
         free(cap);
         return NULL;
     }
@@ -462,11 +466,14 @@ static enum capture_status direct_damaged(struct capture *cap)
 }
 
 /* Bytes readable from the current record on, reading more of the file when
- * need of them are not in the window yet. */
+ * need of them are not in the window yet. Meeting the end of the file while
+ * reading ahead is not the end of reading: a capture still being written
+ * grows, so a record not yet in the window is looked for again (libpcap's
+ * stdio reader meets the end only when it needs the record too). */
 static size_t direct_avail(struct capture *cap, size_t need)
 {
     uint64_t have = cap->buf_pos + cap->buf_len - cap->off;
-    if (have >= need || cap->eof)
+    if (have >= need || cap->oom)
         return (size_t)have;
     /* Slide what is left of the window to its start and fill the rest. */
     size_t keep = (size_t)have, from = (size_t)(cap->off - cap->buf_pos);
@@ -479,7 +486,7 @@ static size_t direct_avail(struct capture *cap, size_t need)
             uint8_t *grown = realloc(cap->buf, DIRECT_BUF);
             if (!grown) {
                 if (cap->buf_len < need) /* the record does not fit: reading ends */
-                    cap->oom = cap->eof = true;
+                    cap->oom = true;
                 break; /* else read on in the small window */
             }
             cap->buf = grown;
@@ -489,10 +496,9 @@ static size_t direct_avail(struct capture *cap, size_t need)
                             (off_t)(cap->buf_pos + cap->buf_len));
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0) {
-            cap->eof = true; /* end of file (or a read error, which ends it as stdio does) */
-            break;
-        }
+        if (got <= 0)
+            break; /* the end of the file for now (or a read error, which ends it as
+                      stdio does: direct_next() then ends or reports the cut record) */
         cap->buf_len += (size_t)got;
         /* Enough read ahead -- unless a small window came back full: the
          * file has grown past it, so grow the window (next turn). */

@@ -112,8 +112,8 @@ static void list_append(struct flow_table *t, struct flow_list *l, struct conn *
 static void list_unlink(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
     struct flow_link *k = &t->links[c->idx];
-    if (t->walk == c->idx + 1 && l == &t->active)
-        t->walk = k->next;
+    if (t->walk == c->idx + 1 && l == &t->active) /* the mark moves on; at the tail, */
+        t->walk = k->next ? k->next : k->prev;     /* back: what is before it is settled */
     if (k->prev)
         t->links[k->prev - 1].next = k->next;
     else

@@ -127,6 +127,21 @@ def main():
     expect_usage_error(["-r", "-"], "empty standard input", "standard input: empty input",
                        stdin=b"")
     expect_usage_error(["-r", "-"], "text on standard input", stdin=b"GET / HTTP/1.0\r\n" * 8)
+    # a read error is not "empty": a gzip header and garbage, a directory on stdin
+    expect_usage_error(["-r", path("corrupt.pcap.gz", b"\x1f\x8b\x08\x00" + bytes(6) +
+                                    bytes(range(256)))], "a corrupt gzip stream",
+                       "not a readable")
+    d = os.open(tmp, os.O_RDONLY)
+    try:
+        p = subprocess.run([TCPTRIAGE, "-r", "-"], stdin=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(d)
+    err = p.stderr.decode("utf-8", "replace")
+    check(p.returncode == 2 and p.stdout == b"" and len(err.splitlines()) == 1
+          and "standard input: not a readable" in err,
+          "a directory on standard input: exit 2, one line on stderr",
+          "exit %d\nstderr %r" % (p.returncode, err))
 
     # ---- damaged captures, end to end ---------------------------------------
     for name in ("clean.pcap", "sll2_any.pcap", "refused_fw_icmp6.pcap", "zero_window.pcap"):

@@ -173,9 +173,11 @@ static void test_cut_to_zero_libpcap_reader(void **state)
 }
 
 /* Opened at 2 KB, then grown by whole records to ~400 KB (one record of
- * 200 KB among them) before the first read: every record is handed out, in
- * order, and the read ends cleanly. */
-static void read_while_growing(const char *reader_env)
+ * 200 KB among them) after read_before frames were read (0: before the
+ * first read; 10: after the reader had met the end of the file once, as
+ * when following a capture still being written): every record is handed
+ * out, in order, and the read ends cleanly. */
+static void read_while_growing(const char *reader_env, uint64_t read_before)
 {
     use_reader(reader_env);
     struct rb_buf p = {0};
@@ -196,10 +198,15 @@ static void read_while_growing(const char *reader_env)
     struct capture *cap = capture_open_file(path, NULL, err, sizeof err);
     assert_non_null(cap);
     print_message("# reader: %s\n", capture_reader(cap));
-    assert_int_equal(write(fd, p.data + first, p.len - first), (ssize_t)(p.len - first));
-
     struct frame f;
     uint64_t frames = 0;
+    while (frames < read_before && capture_next(cap, &f) == CAPTURE_FRAME) {
+        assert_record(&f, frames, recs, n, &p);
+        frames++;
+    }
+    assert_int_equal(frames, read_before);
+    assert_int_equal(write(fd, p.data + first, p.len - first), (ssize_t)(p.len - first));
+
     enum capture_status st;
     while ((st = capture_next(cap, &f)) == CAPTURE_FRAME) {
         assert_record(&f, frames, recs, n, &p);
@@ -217,13 +224,25 @@ static void read_while_growing(const char *reader_env)
 static void test_grow_default_reader(void **state)
 {
     (void)state;
-    read_while_growing(NULL);
+    read_while_growing(NULL, 0);
 }
 
 static void test_grow_libpcap_reader(void **state)
 {
     (void)state;
-    read_while_growing("1");
+    read_while_growing("1", 0);
+}
+
+static void test_grow_while_read_default_reader(void **state)
+{
+    (void)state;
+    read_while_growing(NULL, 10);
+}
+
+static void test_grow_while_read_libpcap_reader(void **state)
+{
+    (void)state;
+    read_while_growing("1", 10);
 }
 
 int main(void)
@@ -236,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_cut_to_zero_default_reader),
         cmocka_unit_test(test_grow_default_reader),
         cmocka_unit_test(test_grow_libpcap_reader),
+        cmocka_unit_test(test_grow_while_read_default_reader),
+        cmocka_unit_test(test_grow_while_read_libpcap_reader),
     };
     return cmocka_run_group_tests_name("shrink", tests, NULL, NULL);
 }

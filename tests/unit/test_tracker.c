@@ -1247,7 +1247,23 @@ static void test_timer_walk_skips_settled(void **state)
     assert_int_equal(log.events[TEV_STALL_START], 1);
     assert_true(t->timer_visits - before <= 3 * 35); /* S, L and the mark's neighbour */
 
-    assert_int_equal(log.emitted, 0);
+    /* Everything is settled again; the mark is on the last connection, L.
+     * L closes (both FINs, acknowledged): it leaves the active list as its
+     * tail, and the mark must step back, not return to the head. */
+    for (int k = 1; k <= 60; k++)
+        tracker_advance(t, SB_T0_NS + SB_SEC(20) + SB_MS(100) * k);
+    int64_t tc = SB_SEC(27);
+    walk_seg(t, &frame, tc, last, false, TCP_ACK, ack, seq + 1000, 0);
+    walk_seg(t, &frame, tc + 10, last, true, TCP_FIN | TCP_ACK, seq + 1000, ack, 0);
+    walk_seg(t, &frame, tc + 20, last, false, TCP_FIN | TCP_ACK, ack, seq + 1001, 0);
+    walk_seg(t, &frame, tc + 30, last, true, TCP_ACK, seq + 1001, ack + 1, 0);
+    assert_int_equal(t->table.active.count, N);
+    before = t->timer_visits;
+    for (int k = 1; k <= 20; k++)
+        tracker_advance(t, SB_T0_NS + tc + SB_MS(100) * k);
+    assert_true(t->timer_visits - before <= 2 * 20);
+
+    assert_int_equal(log.emitted, 0); /* (L lingers 4 s) */
     tracker_finish(t);
     assert_int_equal(log.emitted, N + 1);
     tracker_destroy(t);
