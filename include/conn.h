@@ -183,6 +183,7 @@ struct ep_rare {
     uint32_t keepalives;  /* keepalive probes sent */
     uint32_t keepalive_acks; /* its keepalives that the peer answered */
     uint32_t rst_ignored; /* RSTs it sent that the peer would not accept */
+    uint32_t icmp_errors; /* ICMP errors attributed to the connection quoting its segments */
     uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
     uint8_t rst_ttl;      /* TTL / hop limit of its RST */
     int64_t nagle_delay_ns; /* latency those holds added, in total */

@@ -311,6 +311,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
         jw_key_u64(w, "code", rare->icmp_code);
         jw_key_u64(w, "ttl", rare->icmp_ttl);
         jw_key_u64(w, "frame", rare->frame_icmp);
+        jw_pair(w, "count", rare->ep[SIDE_CLIENT].icmp_errors, rare->ep[SIDE_SERVER].icmp_errors);
         jw_mem(w, "}", 1);
     }
     if (cl->syns > 1) {

@@ -1124,6 +1124,7 @@ static void on_icmp(struct tracker *t, struct conn *c, enum side s, const struct
     c->last_frame = f->number;
     if (f->ts_ns > c->last_ns)
         c->last_ns = f->ts_ns;
+    rare_of(t, c)->ep[s].icmp_errors++;
     if (c->flags & CONN_ICMP)
         return;
     c->flags |= CONN_ICMP;

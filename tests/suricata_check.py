@@ -19,7 +19,9 @@ flow records whose fields equal every non-'-' column". What is compared
     closed; the other states: established). Ours: closed when both sides
     sent a FIN or a RST was seen; new when the handshake never completed and
     no data moved; established otherwise;
-  - flow.pkts_toserver / pkts_toclient against our TCP segments per side.
+  - flow.pkts_toserver / pkts_toclient against our TCP segments per side,
+    plus the ICMP errors travelling that way: an error quoting a client
+    segment goes back to the client (icmp.count.client adds to toclient).
 
 Not compared: Suricata's exact tcp.state (it is one state for the session,
 from its own state machine, not two endpoint states), bytes (whole frames in
@@ -93,7 +95,11 @@ def matches(c, row):
     if cls != "-" and our_class(c) != cls:
         return False
     pkts = c.get("packets") or {}
-    to_server, to_client = pkts.get("client"), pkts.get("server")
+    # Suricata counts ICMP errors about a flow as its packets, in the
+    # direction they travel: to the sender of the segment they quote.
+    icmp = (c.get("icmp") or {}).get("count") or {}
+    to_server = pkts.get("client", 0) + icmp.get("server", 0)
+    to_client = pkts.get("server", 0) + icmp.get("client", 0)
     if flipped:
         to_server, to_client = to_client, to_server
     for key, have in (("flow.pkts_toserver", to_server), ("flow.pkts_toclient", to_client)):

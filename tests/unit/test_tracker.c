@@ -619,7 +619,10 @@ static void check_icmp_on_established(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_true(c->flags & CONN_ICMP);
     assert_false(c->flags & CONN_ICMP_SYN);
-    assert_int_equal(conn_rare(c)->frame_icmp, 6);
+    assert_int_equal(conn_rare(c)->frame_icmp, 6); /* the first one's evidence */
+    /* counted by the side whose segment they quote */
+    assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].icmp_errors, 2);
+    assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].icmp_errors, 1);
     assert_int_equal(h_count_events(h, TEV_REFUSED), 0);
 }
 
@@ -892,8 +895,9 @@ static struct scenario scenarios[] = {
      check_fast_and_spurious},
     {"icmp_on_established_changes_nothing",
      SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100), S(MS(40), A, 1, 101, 0),
-                ICMP_CF(F_A, MS(50), PA, 101)),
-     0, 1, 0, VERDICT_OPEN, 6, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
+                ICMP_CF(F_A, MS(50), PA, 101), ICMP_CF(F_A, MS(51), PA, 101),
+                STEP_(F_A, SB_S2C, MS(52), A, 1, 101, 0, CW, true)),
+     0, 1, 0, VERDICT_OPEN, 8, TCP_ESTABLISHED, TCP_ESTABLISHED, HS_COMPLETE, END_CAPTURE_END,
      check_icmp_on_established},
     {"half_closed",
      SCEN_STEPS(HANDSHAKE(F_A), C(MS(30), FA, 1, 1, 0), S(MS(40), A, 1, 2, 0)), MS(5000), 1, 0,
