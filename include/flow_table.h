@@ -126,7 +126,7 @@ struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
 
 /* A mark in the active list for a walk that resumes where it can (the live
  * timers: connections before the mark need no more visits): the connection
- * at the mark (the head when unset), and setting it at c (NULL: unset).
+ * at the mark (the head when unset), and setting it at c.
  * When the marked connection leaves the active list the mark moves to the
  * one after it (to the one before it when it was the last). */
 struct conn *flow_table_walk_start(const struct flow_table *t);

@@ -91,8 +91,8 @@ struct tracker {
     void *ctx;
     int64_t now_ns;         /* latest capture time seen */
     int64_t gap_ns;         /* silence before the segment being processed, on its connection */
-    uint32_t linger_head;   /* pool index + 1 of the lingering list's head when ... */
-    int64_t linger_head_ns; /* ... its last_ns was this (0: not known) */
+    uint32_t linger_head;   /* pool index + 1 of the lingering list's head (0: not known) */
+    int64_t linger_head_ns; /* ... and its last_ns, read when that head was first seen */
     bool fast;              /* header prediction on (file mode, not TCPTRIAGE_NO_FASTPATH) */
     struct conn_rare rare_sink; /* where rare evidence goes when its block cannot be allocated */
     uint64_t next_id;

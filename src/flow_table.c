@@ -149,7 +149,7 @@ struct conn *flow_table_walk_start(const struct flow_table *t)
 
 void flow_table_walk_mark(struct flow_table *t, const struct conn *c)
 {
-    t->walk = c ? c->idx + 1 : 0;
+    t->walk = c->idx + 1;
 }
 
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)

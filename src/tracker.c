@@ -446,14 +446,15 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
 {
     uint32_t h;
     while ((h = t->table.linger.head)) {
+        struct conn *head = flow_list_head(&t->table, &t->table.linger); /* not read here */
         if (h != t->linger_head) {
             t->linger_head = h;
-            t->linger_head_ns = flow_list_head(&t->table, &t->table.linger)->last_ns;
+            t->linger_head_ns = head->last_ns;
             flow_table_prefetch_heads(&t->table, &t->table.linger);
         }
         if (now_ns - t->linger_head_ns < t->cfg.linger_ns)
             return;
-        emit_and_free(t, flow_list_head(&t->table, &t->table.linger), END_FINISHED, now_ns);
+        emit_and_free(t, head, END_FINISHED, now_ns);
     }
 }
 

@@ -27,6 +27,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -139,39 +140,6 @@ static void read_while_shrinking(const char *reader_env, size_t cut)
     rb_buf_free(&p);
 }
 
-/* 100 KB in, inside a record, well ahead of the reader. */
-static void test_cut_ahead_default_reader(void **state)
-{
-    (void)state;
-    read_while_shrinking(NULL, 100 * 1024 + 7);
-}
-
-static void test_cut_ahead_libpcap_reader(void **state)
-{
-    (void)state;
-    read_while_shrinking("1", 100 * 1024 + 7);
-}
-
-/* 8 KB in: a few pages ahead of the reader. */
-static void test_cut_near_default_reader(void **state)
-{
-    (void)state;
-    read_while_shrinking(NULL, 8 * 1024 + 7);
-}
-
-/* To zero bytes, as logrotate's copytruncate does. */
-static void test_cut_to_zero_default_reader(void **state)
-{
-    (void)state;
-    read_while_shrinking(NULL, 0);
-}
-
-static void test_cut_to_zero_libpcap_reader(void **state)
-{
-    (void)state;
-    read_while_shrinking("1", 0);
-}
-
 /* Opened at 2 KB, then grown by whole records to ~400 KB (one record of
  * 200 KB among them) after read_before frames were read (0: before the
  * first read; 10: after the reader had met the end of the file once, as
@@ -221,42 +189,43 @@ static void read_while_growing(const char *reader_env, uint64_t read_before)
     rb_buf_free(&p);
 }
 
-static void test_grow_default_reader(void **state)
+/* One case: a reader (NULL: the default, "1": libpcap's) and either a cut
+ * (shrink) or the frames read before the file grows. */
+struct file_case {
+    const char *reader;
+    bool grow;
+    size_t cut;            /* shrink: the new size */
+    uint64_t read_before;  /* grow: frames read before it grows */
+};
+
+static void test_file_case(void **state)
 {
-    (void)state;
-    read_while_growing(NULL, 0);
+    const struct file_case *fc = *state;
+    if (fc->grow)
+        read_while_growing(fc->reader, fc->read_before);
+    else
+        read_while_shrinking(fc->reader, fc->cut);
 }
 
-static void test_grow_libpcap_reader(void **state)
-{
-    (void)state;
-    read_while_growing("1", 0);
-}
-
-static void test_grow_while_read_default_reader(void **state)
-{
-    (void)state;
-    read_while_growing(NULL, 10);
-}
-
-static void test_grow_while_read_libpcap_reader(void **state)
-{
-    (void)state;
-    read_while_growing("1", 10);
-}
+#define FILE_CASE(name, ...)                                                                   \
+    {name, test_file_case, NULL, NULL, &(struct file_case){__VA_ARGS__}}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cut_ahead_libpcap_reader),
-        cmocka_unit_test(test_cut_ahead_default_reader),
-        cmocka_unit_test(test_cut_to_zero_libpcap_reader),
-        cmocka_unit_test(test_cut_near_default_reader),
-        cmocka_unit_test(test_cut_to_zero_default_reader),
-        cmocka_unit_test(test_grow_default_reader),
-        cmocka_unit_test(test_grow_libpcap_reader),
-        cmocka_unit_test(test_grow_while_read_default_reader),
-        cmocka_unit_test(test_grow_while_read_libpcap_reader),
+        /* 100 KB in, inside a record, well ahead of the reader */
+        FILE_CASE("cut_ahead_libpcap_reader", "1", false, 100 * 1024 + 7, 0),
+        FILE_CASE("cut_ahead_default_reader", NULL, false, 100 * 1024 + 7, 0),
+        /* to zero bytes, as logrotate's copytruncate does */
+        FILE_CASE("cut_to_zero_libpcap_reader", "1", false, 0, 0),
+        /* 8 KB in: a few pages ahead of the reader */
+        FILE_CASE("cut_near_default_reader", NULL, false, 8 * 1024 + 7, 0),
+        FILE_CASE("cut_to_zero_default_reader", NULL, false, 0, 0),
+        /* grown before the first read, and after ten frames */
+        FILE_CASE("grow_default_reader", NULL, true, 0, 0),
+        FILE_CASE("grow_libpcap_reader", "1", true, 0, 0),
+        FILE_CASE("grow_while_read_default_reader", NULL, true, 0, 10),
+        FILE_CASE("grow_while_read_libpcap_reader", "1", true, 0, 10),
     };
     return cmocka_run_group_tests_name("shrink", tests, NULL, NULL);
 }
