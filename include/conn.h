@@ -98,24 +98,23 @@ struct stall_episode {
     uint8_t ongoing;     /* still going at the time it was measured */
 };
 
-/* Per-direction stall tracking (data sent by this endpoint). The zero-window
- * side of it (when the peer's window went to 0, and in which frame) is rare
- * and lives in the connection's rare block (struct ep_rare). */
+/* Per-direction stall tracking flags (data sent by this endpoint). When the
+ * tracked episode started, in which frame, and the silence before it are in
+ * the endpoint (stall_since, stall_frame, stall_idle_before); the
+ * zero-window side of it (when the peer's window went to 0, and in which
+ * frame) is rare and lives in the connection's rare block (struct ep_rare). */
 struct stall_track {
-    int64_t inflight_since_ns; /* valid if .inflight: last progress with data out */
-    uint64_t inflight_frame;   /* frame of inflight_since_ns */
-    int64_t idle_before_ns;    /* silence before the data now in flight was sent */
-    uint8_t inflight;          /* data is in flight */
-    uint8_t zero;              /* the peer advertises a zero window */
-    uint8_t retransmitted;     /* a real retransmission during this episode */
-    uint8_t probed;            /* a zero-window probe during this episode */
-    uint8_t window_full;       /* in flight reached the peer's window */
-    uint8_t announced;         /* live: stall_start was reported for this episode */
+    uint8_t inflight : 1;      /* data is in flight */
+    uint8_t zero : 1;          /* the peer advertises a zero window */
+    uint8_t retransmitted : 1; /* a real retransmission during this episode */
+    uint8_t probed : 1;        /* a zero-window probe during this episode */
+    uint8_t window_full : 1;   /* in flight reached the peer's window */
+    uint8_t announced : 1;     /* live: stall_start was reported for this episode */
 };
 
 struct conn;
 
-/* Kind of the episode the stall tracking of side s describes, or STALL_NONE
+/* Kind of the episode the stall tracking st describes, or STALL_NONE
  * when what is tracked is not a stall (data in flight with no retransmission
  * and no window limit: an ACK we may simply not have captured). */
 enum stall_kind stall_track_kind(const struct stall_track *st);
@@ -140,6 +139,29 @@ int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame);
 #define EP_SACK_SEEN 0x2000    /* sent SACK blocks */
 #define EP_SMALL_HELD 0x4000   /* small_sent_ns: a small segment not yet released by an ACK */
 
+/* ------------------------------------------------------------------------ */
+/* Compact evidence (docs/performance.md, "Memory").                          */
+/*
+ * Most times and frame numbers of a connection are kept in 32 bits: a time
+ * as its offset from the connection's start_ns in units of the capture's
+ * timestamp resolution (c->tunit: 10^tunit ns, so microseconds for a
+ * classic pcap and nanoseconds for a nanosecond one), a frame number as its
+ * offset from first_frame. Exact while the offsets fit: 71 minutes of a
+ * microsecond capture, 4.29 s of a nanosecond one, 4·10^9 frames. A value
+ * that does not fit (or is not a whole number of units, or lies before the
+ * start) makes the connection "wide": its rare block gets a struct
+ * conn_wide with every such field as a plain 64-bit value, and the
+ * accessors use that from then on. So the evidence always keeps the
+ * capture's precision; only the memory depends on the range.
+ *
+ * Read them with conn_time(), conn_dur(), conn_frame(); only the tracker
+ * writes them, with conn_set_time() and the others. The types are structs
+ * so that a direct read or write does not compile.
+ */
+typedef struct { uint32_t v; } ctime32;  /* a time (0: none / time 0) */
+typedef struct { uint32_t v; } cdur32;   /* a duration >= 0 */
+typedef struct { uint32_t v; } cframe32; /* a frame number (0: none) */
+
 /* What every connection needs about one endpoint, touched by most segments. */
 struct endpoint {
     uint64_t bytes;       /* payload bytes sent (retransmissions included) */
@@ -157,17 +179,19 @@ struct endpoint {
     uint8_t state;        /* enum tcp_state */
     uint8_t wscale;       /* window scale it offered */
     uint8_t ttl;          /* TTL / hop limit of its last ordinary segment */
-    uint8_t pad_;
-    int64_t small_sent_ns; /* Nagle: when its last small segment left with nothing in flight */
-    int64_t ack_release_ns; /* Nagle: when the peer's late pure ACK released it (0: none);
-                               it had been held since small_sent_ns */
-    struct stall_track stall; /* its data waiting on the peer */
+    struct stall_track stall; /* its data waiting on the peer: flags ... */
+    ctime32 small_sent;   /* Nagle: when its last small segment left with nothing in flight */
+    ctime32 ack_release;  /* Nagle: when the peer's late pure ACK released it (0: none);
+                             it had been held since small_sent */
+    ctime32 stall_since;  /* ... valid if stall.inflight: last progress with data out */
+    cframe32 stall_frame; /* ... frame of stall_since */
+    cdur32 stall_idle_before; /* ... silence before the data now in flight was sent */
     /* Above: touched by most segments. Below: by SYNs and FINs only. */
-    uint64_t frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
-    uint64_t frame_fin;   /* first FIN frame */
-    int64_t ts_syn_ns;    /* first SYN / SYN-ACK */
-    int64_t ts_syn_last_ns; /* last SYN / SYN-ACK */
-    int64_t ts_fin_ns;    /* first FIN */
+    cframe32 frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
+    cframe32 frame_fin;   /* first FIN frame */
+    ctime32 ts_syn;       /* first SYN / SYN-ACK */
+    ctime32 ts_syn_last;  /* last SYN / SYN-ACK */
+    ctime32 ts_fin;       /* first FIN */
 };
 
 /* What only some connections need about an endpoint: counters of rarer
@@ -239,6 +263,7 @@ const char *reset_phase_name(enum reset_phase p);
 #define CONN_TS_BACKWARDS 0x0800  /* a timestamp went backwards within it */
 #define CONN_EV_TIMED_OUT 0x1000  /* live: timed_out was reported */
 #define CONN_EV_HALF_CLOSED 0x2000 /* live: half_closed was reported */
+#define CONN_WIDE 0x4000         /* compact evidence moved to rare->wide (conn_widen) */
 
 #define CONN_MAX_SYN_TIMES 6 /* SYN send times kept for the backoff */
 #define CONN_LONG_GAP_NS 500000000LL /* a silence this long may precede an idle-timeout death */
@@ -263,10 +288,11 @@ struct conn_rare {
     uint8_t icmp_code;
     uint8_t icmp_ttl;
     struct ep_rare ep[2];      /* [SIDE_CLIENT], [SIDE_SERVER] */
+    struct conn_wide *wide;    /* with CONN_WIDE: the compact fields, 64-bit */
 };
 
 struct conn {
-    /* What most segments touch first, in the first cache lines ... */
+    /* What most segments touch, in the first four cache lines ... */
     struct flow_key key;       /* index key (canonical) */
     uint32_t idx;              /* flow table pool index */
     uint32_t hash;             /* hash of key (flow table) */
@@ -274,19 +300,27 @@ struct conn {
     uint8_t rst_side;          /* enum side that sent the ending RST */
     uint8_t rst_phase;         /* enum reset_phase */
     uint8_t handshake;         /* enum handshake_seen */
+    uint8_t tunit;             /* compact times are in units of 10^tunit ns */
     struct conn_rare *rare;    /* NULL until needed: read through conn_rare() */
     int64_t last_ns;           /* time of the last frame */
-    uint64_t last_frame;       /* last frame of this connection */
-    int64_t max_idle_ns;       /* longest silence between two of its frames */
+    int64_t start_ns;          /* time of the first frame: base of the compact times */
+    uint64_t first_frame;      /* first frame: base of the compact frame numbers */
+    cframe32 last_frame;       /* last frame of this connection */
+    cdur32 max_idle;           /* longest silence between two of its frames */
     struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     /* ... what is written once, last. */
     uint64_t id;               /* 1, 2, ... in order of first packet */
-    uint64_t first_frame;      /* first frame of this connection */
-    uint64_t frame_established; /* frame of the ACK that completed the handshake */
-    int64_t start_ns;          /* time of the first frame */
-    int64_t established_ns;    /* time the handshake completed */
-    int64_t long_gap_ns;       /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
-    int64_t long_gap_end_ns;   /* ... and when it ended */
+    cframe32 frame_established; /* frame of the ACK that completed the handshake */
+    ctime32 established;       /* time the handshake completed */
+    cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
+    ctime32 long_gap_end;      /* ... and when it ended */
+};
+
+/* The compact fields as plain values, once a connection is wide: one slot per
+ * field of CONN_COMPACT_FIELDS (conn.c), times and durations in ns. */
+#define CONN_WIDE_SLOTS 26
+struct conn_wide {
+    int64_t v[CONN_WIDE_SLOTS];
 };
 
 /* The rare block of c, or an all-zero one when c has none. */
@@ -300,6 +334,94 @@ static inline const struct conn_rare *conn_rare(const struct conn *c)
 static inline const struct ep_rare *ep_rare(const struct conn *c, const struct endpoint *e)
 {
     return &conn_rare(c)->ep[e - c->ep];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading and writing the compact evidence (see "Compact evidence" above).   */
+
+extern const int64_t conn_pow10[10];  /* 10^k */
+extern const uint64_t conn_inv5[10];  /* the inverse of 5^k modulo 2^64 */
+
+struct flow_table;
+/* Makes c wide: its compact fields become 64-bit values in a struct
+ * conn_wide hung from its rare block (both allocated through t). False when
+ * t is NULL or memory is short; the caller then saturates the value, and
+ * the flow table counts it (flow_table.widen_failed). */
+bool conn_widen(struct flow_table *t, struct conn *c);
+/* The wide value of a compact field of c (c must be wide). */
+int64_t conn_wide_get(const struct conn *c, const void *field);
+void conn_wide_set(struct conn *c, void *field, int64_t v);
+/* Every compact field of c (compact still) as a 64-bit value, into w. */
+void conn_wide_fill(const struct conn *c, struct conn_wide *w);
+
+/* d / 10^tunit when d is a whole number of units (any result of 2^32 - 1
+ * or more means "does not fit": a number that is not a multiple of 5^k
+ * gives more than (2^64 - 1) / 5^k, over 9·10^12, by the inverse). */
+static inline uint64_t conn_units(const struct conn *c, uint64_t d)
+{
+    unsigned k = c->tunit;
+    if (d & ((UINT64_C(1) << k) - 1))
+        return UINT64_MAX;
+    return (d >> k) * conn_inv5[k];
+}
+
+#define CONN_LIKELY_COMPACT(c) __builtin_expect(((c)->flags & CONN_WIDE) == 0, 1)
+
+static inline int64_t conn_time(const struct conn *c, const ctime32 *f)
+{
+    if (!CONN_LIKELY_COMPACT(c))
+        return conn_wide_get(c, f);
+    return f->v ? c->start_ns + (int64_t)(f->v - 1) * conn_pow10[c->tunit] : 0;
+}
+
+static inline int64_t conn_dur(const struct conn *c, const cdur32 *f)
+{
+    if (!CONN_LIKELY_COMPACT(c))
+        return conn_wide_get(c, f);
+    return (int64_t)f->v * conn_pow10[c->tunit];
+}
+
+static inline uint64_t conn_frame(const struct conn *c, const cframe32 *f)
+{
+    if (!CONN_LIKELY_COMPACT(c))
+        return (uint64_t)conn_wide_get(c, f);
+    return f->v ? c->first_frame + f->v - 1 : 0;
+}
+
+/* The setters take the flow table that allocates the wide block (NULL: never
+ * widen, saturate instead; for records built by hand). What does not fit
+ * takes conn_set_wide(), out of line. */
+__attribute__((cold)) void conn_set_wide(struct flow_table *t, struct conn *c, void *field,
+                                         int64_t v);
+
+static inline void conn_set_time(struct flow_table *t, struct conn *c, ctime32 *f, int64_t ns)
+{
+    uint64_t q = conn_units(c, (uint64_t)ns - (uint64_t)c->start_ns);
+    if (CONN_LIKELY_COMPACT(c) && ns >= c->start_ns && q < UINT32_MAX)
+        f->v = (uint32_t)q + 1;
+    else if (CONN_LIKELY_COMPACT(c) && ns == 0)
+        f->v = 0;
+    else
+        conn_set_wide(t, c, f, ns);
+}
+
+static inline void conn_set_dur(struct flow_table *t, struct conn *c, cdur32 *f, int64_t ns)
+{
+    uint64_t q = conn_units(c, (uint64_t)ns);
+    if (CONN_LIKELY_COMPACT(c) && ns >= 0 && q <= UINT32_MAX)
+        f->v = (uint32_t)q;
+    else
+        conn_set_wide(t, c, f, ns);
+}
+
+static inline void conn_set_frame(struct flow_table *t, struct conn *c, cframe32 *f, uint64_t n)
+{
+    if (CONN_LIKELY_COMPACT(c) && n - c->first_frame < UINT32_MAX)
+        f->v = (uint32_t)(n - c->first_frame) + 1;
+    else if (CONN_LIKELY_COMPACT(c) && n == 0)
+        f->v = 0;
+    else
+        conn_set_wide(t, c, f, (int64_t)n);
 }
 
 /* Index of name in names[0..count) (a NULL entry never matches); false when

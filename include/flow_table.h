@@ -87,6 +87,8 @@ struct flow_table {
     uint32_t walk;            /* pool index + 1 of the active list's walk mark, 0: its head */
     struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
     uint32_t n_rare_spare;        /* their frame_rst; at most FLOW_RARE_SPARES */
+    uint64_t wide;                /* connections made wide (conn_widen) */
+    uint64_t widen_failed;        /* values saturated: no memory for a wide block */
 };
 
 /* Build the canonical key of a segment's (src, sport, dst, dport). Sets

@@ -36,6 +36,9 @@ struct tracker_config {
     int64_t stall_threshold_ns; /* no progress this long while data waits: stall (1 s) */
     int64_t linger_ns;          /* finished connections wait this long (4 s) */
     size_t max_connections;     /* flow table cap (evict the least recently active) */
+    uint8_t time_unit;          /* compact times in units of 10^time_unit ns: the capture's
+                                   resolution (3 for microseconds; 0, the default, always
+                                   fits the values, with the shortest range: conn.h) */
 };
 
 /* Defaults, documented in docs/verdicts.md and --help. */

@@ -73,7 +73,7 @@ static bool ongoing_stall(const struct conn *c, enum side s, int64_t now_ns, int
         return false;
     memset(ep, 0, sizeof *ep);
     ep->start_frame = frame;
-    ep->idle_before_ns = st->idle_before_ns;
+    ep->idle_before_ns = conn_dur(c, &c->ep[s].stall_idle_before);
     ep->kind = (uint8_t)k;
     ep->start_ns = start;
     ep->seconds_ns = now_ns - start;
@@ -131,8 +131,8 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
             return;
         }
         uint32_t retries = cl->syns ? cl->syns - 1 : 0;
-        out->verdict_frame = c->last_frame;
-        if (retries > 0 || now_ns - cl->ts_syn_last_ns >= cfg->attempt_timeout_ns) {
+        out->verdict_frame = conn_frame(c, &c->last_frame);
+        if (retries > 0 || now_ns - conn_time(c, &cl->ts_syn_last) >= cfg->attempt_timeout_ns) {
             out->verdict = VERDICT_TIMED_OUT;
         } else {
             out->verdict = VERDICT_UNANSWERED;
@@ -143,7 +143,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
     }
     if (synack && !established && !(c->flags & CONN_RST)) {
         out->verdict = VERDICT_HALF_OPEN;
-        out->verdict_frame = c->last_frame;
+        out->verdict_frame = conn_frame(c, &c->last_frame);
         return;
     }
     if ((c->flags & CONN_RST) && c->rst_phase != PHASE_CLOSED) {
@@ -154,7 +154,8 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
     if (fins == 2) {
         out->verdict = VERDICT_CLOSED;
         out->clean = out->stall.kind == STALL_NONE;
-        out->verdict_frame = cl->frame_fin < sv->frame_fin ? sv->frame_fin : cl->frame_fin;
+        uint64_t fin_c = conn_frame(c, &cl->frame_fin), fin_s = conn_frame(c, &sv->frame_fin);
+        out->verdict_frame = fin_c < fin_s ? fin_s : fin_c;
         return;
     }
     if (ongoing.kind != STALL_NONE) {
@@ -165,12 +166,13 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
     }
     if (fins == 1) {
         out->verdict = VERDICT_HALF_CLOSED;
-        out->verdict_frame = c->ep[(cl->flags & EP_FIN) ? SIDE_CLIENT : SIDE_SERVER].frame_fin;
+        out->verdict_frame =
+            conn_frame(c, &c->ep[(cl->flags & EP_FIN) ? SIDE_CLIENT : SIDE_SERVER].frame_fin);
         return;
     }
     out->verdict = VERDICT_OPEN;
     out->clean = out->stall.kind == STALL_NONE;
-    out->verdict_frame = c->last_frame;
+    out->verdict_frame = conn_frame(c, &c->last_frame);
 }
 
 /* ---- one function per verdict sentence ---------------------------------
@@ -221,7 +223,7 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
     uint32_t retries = cl->syns ? cl->syns - 1 : 0;
     char d[32], backoff[128];
-    int64_t waited = v->now_ns - cl->ts_syn_last_ns;
+    int64_t waited = v->now_ns - conn_time(c, &cl->ts_syn_last);
     if (v->verdict == VERDICT_TIMED_OUT) {
         if (retries > 0) {
             syn_backoff_text(c, backoff, sizeof backoff);
@@ -240,7 +242,7 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
                  conn_port(c, SIDE_SERVER),
-                 classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - cl->ts_syn_last_ns));
+                 classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_time(c, &cl->ts_syn_last)));
     } else {
         snprintf(buf, len,
                  "The SYN to port %u was not answered, but the capture ended %s after it: "
@@ -283,15 +285,15 @@ static void reason_reset(const struct conn *c, char *buf, size_t len)
         phase = "while established";
         break;
     }
-    if (c->long_gap_ns > rare->idle_before_rst_ns &&
-        rare->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS) {
+    int64_t long_gap = conn_dur(c, &c->long_gap), long_gap_end = conn_time(c, &c->long_gap_end);
+    if (long_gap > rare->idle_before_rst_ns && rare->rst_ns - long_gap_end <= CONN_AFTER_GAP_NS) {
         char g[32];
         snprintf(buf, len,
                  "The %s reset the connection %s, %s after the first segment that followed %s "
                  "of silence.%s",
                  side_name(by), phase,
-                 classify_fmt_duration(d, sizeof d, rare->rst_ns - c->long_gap_end_ns),
-                 classify_fmt_duration(g, sizeof g, c->long_gap_ns), extra);
+                 classify_fmt_duration(d, sizeof d, rare->rst_ns - long_gap_end),
+                 classify_fmt_duration(g, sizeof g, long_gap), extra);
         return;
     }
     snprintf(buf, len, "The %s reset the connection %s, after %s of silence.%s", side_name(by),
@@ -314,7 +316,8 @@ static void stall_note(const struct verdict_info *v, char *buf, size_t len)
 static void reason_closed(const struct conn *c, const struct verdict_info *v, char *buf,
                           size_t len)
 {
-    bool client_first = c->ep[SIDE_CLIENT].frame_fin < c->ep[SIDE_SERVER].frame_fin;
+    bool client_first =
+        conn_frame(c, &c->ep[SIDE_CLIENT].frame_fin) < conn_frame(c, &c->ep[SIDE_SERVER].frame_fin);
     char stall[160];
     stall_note(v, stall, sizeof stall);
     snprintf(buf, len, "Both sides closed with FIN (the %s first)%s%s.",
@@ -363,7 +366,7 @@ static void reason_half_closed(const struct conn *c, const struct verdict_info *
              "The %s closed (FIN) and the %s stayed open for %s until the end without closing "
              "or resetting: %s.",
              side_name(closer), side_name(other),
-             classify_fmt_duration(d, sizeof d, v->now_ns - c->ep[closer].ts_fin_ns),
+             classify_fmt_duration(d, sizeof d, v->now_ns - conn_time(c, &c->ep[closer].ts_fin)),
              other == SIDE_SERVER ? "the server may leak connections in CLOSE_WAIT"
                                   : "the client may leak connections in CLOSE_WAIT");
 }

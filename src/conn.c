@@ -5,6 +5,7 @@
  */
 #include "conn.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -118,11 +119,107 @@ enum stall_kind stall_track_kind(const struct stall_track *st)
 
 int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame)
 {
-    const struct stall_track *st = &c->ep[s].stall;
+    const struct endpoint *e = &c->ep[s];
     const struct ep_rare *r = &conn_rare(c)->ep[s];
-    bool use_inflight = st->inflight && (!st->zero || st->inflight_since_ns < r->zero_since_ns);
-    *frame = use_inflight ? st->inflight_frame : r->zero_frame;
-    return use_inflight ? st->inflight_since_ns : r->zero_since_ns;
+    int64_t since = conn_time(c, &e->stall_since);
+    bool use_inflight = e->stall.inflight && (!e->stall.zero || since < r->zero_since_ns);
+    *frame = use_inflight ? conn_frame(c, &e->stall_frame) : r->zero_frame;
+    return use_inflight ? since : r->zero_since_ns;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Compact evidence                                                          */
+
+const int64_t conn_pow10[10] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
+const uint64_t conn_inv5[10] = {
+    0x0000000000000001u, 0xcccccccccccccccdu, 0x8f5c28f5c28f5c29u, 0x1cac083126e978d5u,
+    0xd288ce703afb7e91u, 0x5d4e8fb00bcbe61du, 0x790fb65668c26139u, 0xe5032477ae8d46a5u,
+    0xc767074b22e90e21u, 0x8e47ce423a2e9c6du,
+};
+
+enum compact_kind { K_TIME, K_DUR, K_FRAME };
+
+#define EP_COMPACT(X, s)                                                                       \
+    X(E##s##_SMALL_SENT, ep[s].small_sent, K_TIME)                                             \
+    X(E##s##_ACK_RELEASE, ep[s].ack_release, K_TIME)                                           \
+    X(E##s##_STALL_SINCE, ep[s].stall_since, K_TIME)                                           \
+    X(E##s##_STALL_FRAME, ep[s].stall_frame, K_FRAME)                                          \
+    X(E##s##_STALL_IDLE, ep[s].stall_idle_before, K_DUR)                                       \
+    X(E##s##_FRAME_SYN, ep[s].frame_syn, K_FRAME)                                              \
+    X(E##s##_FRAME_FIN, ep[s].frame_fin, K_FRAME)                                              \
+    X(E##s##_TS_SYN, ep[s].ts_syn, K_TIME)                                                     \
+    X(E##s##_TS_SYN_LAST, ep[s].ts_syn_last, K_TIME)                                           \
+    X(E##s##_TS_FIN, ep[s].ts_fin, K_TIME)
+
+/* Every compact field of struct conn: its wide slot's name, the field, its kind. */
+#define CONN_COMPACT_FIELDS(X)                                                                 \
+    X(LAST_FRAME, last_frame, K_FRAME)                                                         \
+    X(MAX_IDLE, max_idle, K_DUR)                                                               \
+    X(FRAME_ESTABLISHED, frame_established, K_FRAME)                                           \
+    X(ESTABLISHED, established, K_TIME)                                                        \
+    X(LONG_GAP, long_gap, K_DUR)                                                               \
+    X(LONG_GAP_END, long_gap_end, K_TIME)                                                      \
+    EP_COMPACT(X, 0)                                                                           \
+    EP_COMPACT(X, 1)
+
+#define SLOT_NAME(name, field, kind) W_##name,
+enum wide_slot { CONN_COMPACT_FIELDS(SLOT_NAME) W__COUNT };
+#undef SLOT_NAME
+_Static_assert(W__COUNT == CONN_WIDE_SLOTS, "CONN_WIDE_SLOTS is the number of compact fields");
+
+struct compact_field {
+    uint16_t off;
+    uint8_t kind;
+};
+
+#define FIELD_ENTRY(name, field, kind) [W_##name] = {offsetof(struct conn, field), kind},
+static const struct compact_field compact_fields[CONN_WIDE_SLOTS] = {
+    CONN_COMPACT_FIELDS(FIELD_ENTRY)};
+#undef FIELD_ENTRY
+
+/* The wide slot of each compact field + 1, by the field's offset / 4 (0: not
+ * a compact field). */
+#define POS_ENTRY(name, field, kind) [offsetof(struct conn, field) / 4] = W_##name + 1,
+static const uint8_t slot_by_pos[sizeof(struct conn) / 4] = {CONN_COMPACT_FIELDS(POS_ENTRY)};
+#undef POS_ENTRY
+
+static unsigned wide_slot(const struct conn *c, const void *field)
+{
+    size_t off = (size_t)((const char *)field - (const char *)c);
+    unsigned slot = off < sizeof *c && off % 4 == 0 ? slot_by_pos[off / 4] : 0;
+    assert(slot != 0);
+    return slot - 1;
+}
+
+int64_t conn_wide_get(const struct conn *c, const void *field)
+{
+    return c->rare->wide->v[wide_slot(c, field)];
+}
+
+void conn_wide_set(struct conn *c, void *field, int64_t v)
+{
+    c->rare->wide->v[wide_slot(c, field)] = v;
+}
+
+void conn_wide_fill(const struct conn *c, struct conn_wide *w)
+{
+    for (unsigned i = 0; i < CONN_WIDE_SLOTS; i++) {
+        const void *f = (const char *)c + compact_fields[i].off;
+        switch ((enum compact_kind)compact_fields[i].kind) {
+        case K_TIME:
+            w->v[i] = conn_time(c, f);
+            break;
+        case K_DUR:
+            w->v[i] = conn_dur(c, f);
+            break;
+        case K_FRAME:
+            w->v[i] = (int64_t)conn_frame(c, f);
+            break;
+        }
+    }
 }
 
 const struct conn_rare conn_rare_none;

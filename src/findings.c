@@ -596,18 +596,20 @@ static void add_pair(struct findings *fs, const struct conn *c, const struct ver
             p->reused++;
             if (failed_attempt(v, c)) {
                 p->failed_recent++;
-                evidence_add(&p->ev_failed, c->id, c->ep[SIDE_CLIENT].frame_syn);
+                evidence_add(&p->ev_failed, c->id, conn_frame(c, &c->ep[SIDE_CLIENT].frame_syn));
             }
         }
         bit_set(p->ports_all, port);
         bit_set(p->ports_win[0], port);
     }
     const struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
-    if (cl->frame_fin && (!sv->frame_fin || cl->frame_fin < sv->frame_fin))
+    uint64_t fin_c = conn_frame(c, &cl->frame_fin), fin_s = conn_frame(c, &sv->frame_fin);
+    if (fin_c && (!fin_s || fin_c < fin_s))
         p->client_first++;
-    else if (sv->frame_fin)
+    else if (fin_s)
         p->server_first++;
-    evidence_add(&p->ev, c->id, cl->frame_syn ? cl->frame_syn : c->first_frame);
+    uint64_t syn_c = conn_frame(c, &cl->frame_syn);
+    evidence_add(&p->ev, c->id, syn_c ? syn_c : c->first_frame);
 }
 
 static void add_idle_sample(struct service *s, const struct conn *c, int64_t idle_ns,
@@ -658,32 +660,33 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->half_open_sources = calloc(1, sizeof *s->half_open_sources);
         if (s->half_open_sources)
             lincount_add(s->half_open_sources, conn_addr(c, SIDE_CLIENT));
-        if (sv->syns <= 1 && now_ns - sv->ts_syn_ns >= 1500000000LL)
+        if (sv->syns <= 1 && now_ns - conn_time(c, &sv->ts_syn) >= 1500000000LL)
             s->half_open_cookie++;
         else if (sv->syns > 1)
             s->half_open_retried++;
-        evidence_add(&s->ev[FINDING_SYN_FLOOD], c->id, sv->frame_syn);
+        evidence_add(&s->ev[FINDING_SYN_FLOOD], c->id, conn_frame(c, &sv->frame_syn));
     }
     if (sv_rare->synack_after_ack) {
         s->synack_after_ack_conns++;
         s->synack_after_ack += sv_rare->synack_after_ack;
-        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, c->frame_established);
+        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, conn_frame(c, &c->frame_established));
     }
     if ((c->flags & CONN_ESTABLISHED) && c->handshake != HS_MISSING &&
         v->stall.kind == STALL_UNACKED_DATA && v->stall.blamed == SIDE_SERVER &&
-        v->stall.start_ns - c->established_ns <= 1000000000LL) {
+        v->stall.start_ns - conn_time(c, &c->established) <= 1000000000LL) {
         s->unacked_after_accept++;
         evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, v->stall.start_frame);
     }
     if (v->verdict == VERDICT_TIMED_OUT)
-        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, cl->frame_syn);
+        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, conn_frame(c, &cl->frame_syn));
     bool established = (c->flags & CONN_ESTABLISHED) != 0;
     if (established && (cl->flags & EP_SYN) && cl->syns > 1) {
         s->retry_success++;
-        evidence_add(&s->ev[FINDING_SLOW_HANDSHAKE], c->id, c->frame_established);
+        evidence_add(&s->ev[FINDING_SLOW_HANDSHAKE], c->id, conn_frame(c, &c->frame_established));
     }
-    if (c->handshake == HS_COMPLETE && c->established_ns >= cl->ts_syn_last_ns) {
-        s->rtt_hist[rtt_bucket(c->established_ns - cl->ts_syn_last_ns)]++;
+    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_time(c, &cl->ts_syn_last);
+    if (c->handshake == HS_COMPLETE && est_ns >= syn_last) {
+        s->rtt_hist[rtt_bucket(est_ns - syn_last)]++;
         s->rtt_n++;
     }
 
@@ -691,7 +694,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     if (v->verdict == VERDICT_HALF_CLOSED) {
         bool client_closed = (cl->flags & EP_FIN) != 0;
         const struct endpoint *closer = client_closed ? cl : sv;
-        int64_t open_ns = now_ns - closer->ts_fin_ns;
+        int64_t open_ns = now_ns - conn_time(c, &closer->ts_fin);
         if (client_closed)
             s->cw_server_open++;
         else
@@ -700,7 +703,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->cw_open_ns[s->cw_n++] = open_ns;
         if (open_ns > s->cw_open_max_ns)
             s->cw_open_max_ns = open_ns;
-        evidence_add(&s->ev[FINDING_CLOSE_WAIT_LEAK], c->id, closer->frame_fin);
+        evidence_add(&s->ev[FINDING_CLOSE_WAIT_LEAK], c->id, conn_frame(c, &closer->frame_fin));
     }
 
     /* Idle timeouts: death right after a long silence. */
@@ -710,8 +713,9 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         int64_t idle = rare->idle_before_rst_ns;
         const struct endpoint *by = &c->ep[c->rst_side];
         const struct ep_rare *by_rare = ep_rare(c, by);
-        if (c->long_gap_ns > idle && rare->rst_ns - c->long_gap_end_ns <= CONN_AFTER_GAP_NS)
-            idle = c->long_gap_ns;
+        int64_t long_gap = conn_dur(c, &c->long_gap);
+        if (long_gap > idle && rare->rst_ns - conn_time(c, &c->long_gap_end) <= CONN_AFTER_GAP_NS)
+            idle = long_gap;
         else if (by_rare->keepalives > by_rare->keepalive_acks && by_rare->keepalive_idle_ns > idle)
             idle = by_rare->keepalive_idle_ns; /* killed by keepalive: the silence before them */
         if (idle >= idle_min) {
@@ -723,8 +727,8 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         died = true;
     }
     if (!died && (v->verdict == VERDICT_CLOSED || v->verdict == VERDICT_OPEN) &&
-        c->max_idle_ns > s->survived_idle_ns)
-        s->survived_idle_ns = c->max_idle_ns;
+        conn_dur(c, &c->max_idle) > s->survived_idle_ns)
+        s->survived_idle_ns = conn_dur(c, &c->max_idle);
 
     /* Keepalive */
     for (int i = 0; i < 2; i++) {
@@ -761,7 +765,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->rtx_fast += (uint64_t)cl_rare->rtx_fast + sv_rare->rtx_fast;
         s->rtx_spurious += (uint64_t)cl_rare->rtx_spurious + sv_rare->rtx_spurious;
         s->rtx_conns++;
-        evidence_add(&s->ev[FINDING_RETRANSMISSIONS], c->id, c->last_frame);
+        evidence_add(&s->ev[FINDING_RETRANSMISSIONS], c->id, conn_frame(c, &c->last_frame));
     }
 
     /* Nagle */
@@ -1291,7 +1295,7 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
     f->connections = 1;
     f->n_ids = 1;
     f->ids[0] = c->id;
-    f->frames[0] = rare->frame_rst ? rare->frame_rst : c->last_frame;
+    f->frames[0] = rare->frame_rst ? rare->frame_rst : conn_frame(c, &c->last_frame);
     add_check(f, "sysctl net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl "
                  "net.ipv4.tcp_keepalive_probes",
               conn_port(c, SIDE_SERVER));

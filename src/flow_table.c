@@ -332,8 +332,11 @@ void flow_table_destroy(struct flow_table *t)
 {
     struct flow_list *lists[2] = {&t->active, &t->linger};
     for (int l = 0; l < 2; l++)
-        for (struct conn *c = flow_list_head(t, lists[l]); c; c = flow_table_next(t, c))
+        for (struct conn *c = flow_list_head(t, lists[l]); c; c = flow_table_next(t, c)) {
+            if (c->rare)
+                free(c->rare->wide);
             free(c->rare);
+        }
     while (t->rare_spare) {
         struct conn_rare *r = t->rare_spare;
         t->rare_spare = rare_spare_next(r);
@@ -463,7 +466,8 @@ void flow_table_remove(struct flow_table *t, struct conn *c)
     list_unlink(t, list_of(t, c), c);
     index_delete(t, index_slot(t, c));
     t->count--;
-    t->bytes -= sizeof *c + (c->rare ? sizeof *c->rare : 0);
+    t->bytes -= sizeof *c + (c->rare ? sizeof *c->rare : 0) +
+                (c->flags & CONN_WIDE ? sizeof(struct conn_wide) : 0);
 }
 
 struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
@@ -483,8 +487,41 @@ struct conn_rare *flow_table_rare(struct flow_table *t, struct conn *c)
     return c->rare;
 }
 
+bool conn_widen(struct flow_table *t, struct conn *c)
+{
+    if (c->flags & CONN_WIDE)
+        return true;
+    if (!t)
+        return false;
+    struct conn_wide *w = malloc(sizeof *w);
+    struct conn_rare *r = w ? flow_table_rare(t, c) : NULL;
+    if (!r) {
+        free(w);
+        t->widen_failed++;
+        return false;
+    }
+    conn_wide_fill(c, w);
+    r->wide = w;
+    c->flags |= CONN_WIDE;
+    t->bytes += sizeof *w;
+    t->wide++;
+    return true;
+}
+
+void conn_set_wide(struct flow_table *t, struct conn *c, void *field, int64_t v)
+{
+    if (conn_widen(t, c))
+        conn_wide_set(c, field, v);
+    else
+        *(uint32_t *)field = UINT32_MAX; /* saturated: no memory (counted) */
+}
+
 void flow_table_free_conn(struct flow_table *t, struct conn *c)
 {
+    if (c->rare) {
+        free(c->rare->wide);
+        c->rare->wide = NULL;
+    }
     if (c->rare && t->n_rare_spare < FLOW_RARE_SPARES) {
         c->rare->frame_rst = (uint64_t)(uintptr_t)t->rare_spare; /* the spares' link */
         t->rare_spare = c->rare;

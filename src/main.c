@@ -168,6 +168,16 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     o.analyzer.events = live;
+    /* Compact times in the capture's units: microseconds make the 32-bit
+     * offsets of conn.h cover 71 minutes of a connection (nanoseconds 4.3 s).
+     * TCPTRIAGE_TIME_UNIT=K (0-9) sets 10^K ns instead, for tests/compact.py:
+     * a unit the timestamps are not multiples of makes every connection wide,
+     * 0 on a microsecond capture makes those longer than 4.3 s wide, and the
+     * output must not change. */
+    o.analyzer.tracker.time_unit = (uint8_t)(9 - capture_ts_digits(cap));
+    const char *tu = getenv("TCPTRIAGE_TIME_UNIT");
+    if (tu && tu[0] >= '0' && tu[0] <= '9' && !tu[1])
+        o.analyzer.tracker.time_unit = (uint8_t)(tu[0] - '0');
     static struct analyzer a;
     analyzer_init(&a, &o.analyzer, rep);
 

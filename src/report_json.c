@@ -268,7 +268,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_time(w, "end", c->last_ns, dg);
     jw_time(w, "duration", c->last_ns - c->start_ns, dg);
     jw_key_u64(w, "first_frame", c->first_frame);
-    jw_key_u64(w, "last_frame", c->last_frame);
+    jw_key_u64(w, "last_frame", conn_frame(c, &c->last_frame));
     jw_key_u64(w, "verdict_frame", v->verdict_frame);
     jw_key_name(w, "handshake", handshake_name((enum handshake_seen)c->handshake));
     jw_key_name(w, "client_state", tcp_state_name((enum tcp_state)cl->state));
@@ -282,8 +282,9 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_pair(w, "packets", cl->pkts, sv->pkts);
     jw_pair(w, "bytes", cl->bytes, sv->bytes);
     jw_pair(w, "retransmits", cl->retransmits, sv->retransmits);
-    if (c->handshake == HS_COMPLETE && c->established_ns >= cl->ts_syn_last_ns)
-        jw_time(w, "handshake_rtt", c->established_ns - cl->ts_syn_last_ns, dg);
+    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_time(c, &cl->ts_syn_last);
+    if (c->handshake == HS_COMPLETE && est_ns >= syn_last)
+        jw_time(w, "handshake_rtt", est_ns - syn_last, dg);
     else
         jw_lit(w, ",\"handshake_rtt\":null");
 
@@ -337,8 +338,8 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_pair(w, "ack_gaps", cl_rare->ack_gaps, sv_rare->ack_gaps);
     jw_key_u64(w, "synack_after_ack", sv_rare->synack_after_ack);
     jw_key_u64(w, "stall_episodes", rare->stall_episodes);
-    jw_time(w, "max_idle", c->max_idle_ns, dg);
-    jw_pair(w, "fin_frames", cl->frame_fin, sv->frame_fin);
+    jw_time(w, "max_idle", conn_dur(c, &c->max_idle), dg);
+    jw_pair(w, "fin_frames", conn_frame(c, &cl->frame_fin), conn_frame(c, &sv->frame_fin));
     jw_pair(w, "mss", cl->mss, sv->mss);
     jw_mem(w, "}\n", 2);
     jw_flush(w);
@@ -372,7 +373,7 @@ static void json_event(struct reporter *base, const struct conn *c, enum tracker
     fprintf(f, ",\"client_port\":%u", conn_port(c, SIDE_CLIENT));
     put_addr(f, "server", conn_addr(c, SIDE_SERVER), c->key.ip_version);
     fprintf(f, ",\"server_port\":%u,\"frame\":%llu,\"detail\":\"", conn_port(c, SIDE_SERVER),
-            (unsigned long long)c->last_frame);
+            (unsigned long long)conn_frame(c, &c->last_frame));
     report_json_escape(f, detail ? detail : "");
     fputs("\"}\n", f);
     fflush(f);

@@ -151,7 +151,8 @@ static void text_connection(struct reporter *base, const struct conn *c,
     int n = snprintf(line, sizeof line, "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s)",
                      t, a, b, verdict_name(v->verdict),
                      verdict_reason(c, v, reason, sizeof reason),
-                     (unsigned long long)c->first_frame, (unsigned long long)c->last_frame,
+                     (unsigned long long)c->first_frame,
+                     (unsigned long long)conn_frame(c, &c->last_frame),
                      (unsigned long long)v->verdict_frame,
                      why == END_EVICTED ? "; evicted at the table cap" : "");
     if (n < 0)

@@ -30,6 +30,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->stall_threshold_ns = 1000000000LL;
     cfg->linger_ns = 4000000000LL;
     cfg->max_connections = 1000000;
+    cfg->time_unit = 0;
 }
 
 const char *conn_end_name(enum conn_end e)
@@ -362,6 +363,24 @@ static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
 /* ======================================================================== */
 /* Stall episodes                                                            */
 
+/* Forget the stall tracking of data sent by s. */
+static void stall_clear(struct tracker *t, struct conn *c, enum side s)
+{
+    struct endpoint *e = &c->ep[s];
+    memset(&e->stall, 0, sizeof e->stall);
+    if (c->flags & CONN_WIDE) {
+        conn_set_time(&t->table, c, &e->stall_since, 0);
+        conn_set_frame(&t->table, c, &e->stall_frame, 0);
+        conn_set_dur(&t->table, c, &e->stall_idle_before, 0);
+    } else { /* 0 is 0 in every unit */
+        e->stall_since.v = e->stall_frame.v = e->stall_idle_before.v = 0;
+    }
+    if (c->rare) {
+        c->rare->ep[s].zero_since_ns = 0;
+        c->rare->ep[s].zero_frame = 0;
+    }
+}
+
 /* Close the episode of data sent by s at time now (progress, or the end). */
 static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t now_ns)
 {
@@ -376,7 +395,7 @@ static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t 
         if (dur > r->stall_longest.seconds_ns || r->stall_longest.kind == STALL_NONE) {
             r->stall_longest.start_ns = start;
             r->stall_longest.start_frame = frame;
-            r->stall_longest.idle_before_ns = st->idle_before_ns;
+            r->stall_longest.idle_before_ns = conn_dur(c, &c->ep[s].stall_idle_before);
             r->stall_longest.seconds_ns = dur;
             r->stall_longest.kind = (uint8_t)k;
             r->stall_longest.blamed = (uint8_t)side_peer(s);
@@ -385,11 +404,7 @@ static void stall_close(struct tracker *t, struct conn *c, enum side s, int64_t 
         if (t->event)
             t->event(t->ctx, c, TEV_STALL_END, now_ns);
     }
-    memset(st, 0, sizeof *st);
-    if (c->rare) {
-        c->rare->ep[s].zero_since_ns = 0;
-        c->rare->ep[s].zero_frame = 0;
-    }
+    stall_clear(t, c, s);
 }
 
 /* Re-open tracking for data sent by s after progress at now. */
@@ -398,14 +413,14 @@ static void stall_reopen(struct tracker *t, struct conn *c, enum side s, int64_t
     struct stall_track *st = &c->ep[s].stall;
     if (data_in_flight(c, s) > 0) {
         st->inflight = 1;
-        st->inflight_since_ns = now_ns;
-        st->inflight_frame = c->last_frame;
+        conn_set_time(&t->table, c, &c->ep[s].stall_since, now_ns);
+        conn_set_frame(&t->table, c, &c->ep[s].stall_frame, conn_frame(c, &c->last_frame));
     }
     if (c->ep[side_peer(s)].flags & EP_ZERO_WINDOW) {
         struct ep_rare *r = &rare_of(t, c)->ep[s];
         st->zero = 1;
         r->zero_since_ns = now_ns;
-        r->zero_frame = c->last_frame;
+        r->zero_frame = conn_frame(c, &c->last_frame);
     }
 }
 
@@ -417,9 +432,9 @@ static void stall_observe(struct tracker *t, struct conn *c, enum side s, int64_
     uint32_t inflight = data_in_flight(c, s);
     if (inflight > 0 && !st->inflight) {
         st->inflight = 1;
-        st->inflight_since_ns = now_ns;
-        st->inflight_frame = c->last_frame;
-        st->idle_before_ns = t->gap_ns;
+        conn_set_time(&t->table, c, &c->ep[s].stall_since, now_ns);
+        conn_set_frame(&t->table, c, &c->ep[s].stall_frame, conn_frame(c, &c->last_frame));
+        conn_set_dur(&t->table, c, &c->ep[s].stall_idle_before, t->gap_ns);
     }
     if (inflight > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
         inflight >= r->win_bytes)
@@ -524,6 +539,7 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
     }
     t->cnt.connections++;
     c->id = ++t->next_id;
+    c->tunit = t->cfg.time_unit < 10 ? t->cfg.time_unit : 0;
     c->first_frame = f->number;
     c->start_ns = f->ts_ns;
     c->last_ns = f->ts_ns;
@@ -590,9 +606,9 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
         e->flags |= EP_SYN | EP_SEQ_KNOWN;
         e->isn = seg->seq;
         e->snd_nxt = seg->seq + 1;
-        e->frame_syn = f->number;
-        e->ts_syn_ns = f->ts_ns;
-        e->ts_syn_last_ns = f->ts_ns;
+        conn_set_frame(&t->table, c, &e->frame_syn, f->number);
+        conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
+        conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
         take_syn_options(c, e, seg);
         endpoint_event(t, e, is_synack ? EV_SEND_SYNACK : EV_SEND_SYN);
         if (s == SIDE_CLIENT && !is_synack)
@@ -604,8 +620,8 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
     /* A retransmitted SYN / SYN-ACK. */
     if (s == SIDE_CLIENT && e->syns >= 2 && e->syns - 2 < CONN_MAX_SYN_TIMES)
         rare_of(t, c)->syn_times_us[e->syns - 2] =
-            (uint32_t)clamp_us_to_u32((f->ts_ns - e->ts_syn_ns) / 1000);
-    e->ts_syn_last_ns = f->ts_ns;
+            (uint32_t)clamp_us_to_u32((f->ts_ns - conn_time(c, &e->ts_syn)) / 1000);
+    conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
     /* the ACK reached the server, yet it did not take it (accept queue full?) */
     if (s == SIDE_SERVER && is_synack && (c->flags & CONN_ESTABLISHED))
         rare_of(t, c)->ep[s].synack_after_ack++;
@@ -638,8 +654,8 @@ static void maybe_established(struct tracker *t, struct conn *c, enum side s,
     if (!done)
         return;
     c->flags |= CONN_ESTABLISHED;
-    c->frame_established = f->number;
-    c->established_ns = f->ts_ns;
+    conn_set_frame(&t->table, c, &c->frame_established, f->number);
+    conn_set_time(&t->table, c, &c->established, f->ts_ns);
     if ((cl->flags & EP_SYN) && (sv->flags & EP_SYN) && s == SIDE_CLIENT)
         c->handshake = HS_COMPLETE;
     else if (c->handshake == HS_MISSING)
@@ -727,16 +743,16 @@ static bool is_small(const struct conn *c, enum side s, uint32_t len)
 
 /* A pure ACK from s that acknowledges all of the peer's data, late: it may
  * release a small segment the peer's Nagle algorithm was holding. */
-static void nagle_on_ack(struct conn *c, enum side s, const struct tcp_segment *seg,
-                         int64_t now_ns)
+static void nagle_on_ack(struct tracker *t, struct conn *c, enum side s,
+                         const struct tcp_segment *seg, int64_t now_ns)
 {
     struct endpoint *pe = &c->ep[side_peer(s)];
     if (seg->payload_bytes || !(pe->flags & EP_SMALL_HELD) ||
         conn_in_flight(c, side_peer(s)) != 0)
         return;
     pe->flags &= (uint16_t)~EP_SMALL_HELD;
-    if (now_ns - pe->small_sent_ns >= NAGLE_MIN_DELAY_NS)
-        pe->ack_release_ns = now_ns; /* the delay is ack_release_ns - small_sent_ns */
+    if (now_ns - conn_time(c, &pe->small_sent) >= NAGLE_MIN_DELAY_NS)
+        conn_set_time(&t->table, c, &pe->ack_release, now_ns); /* delay: ack_release - small_sent */
 }
 
 /* Data from s: was it held by Nagle until the ACK that just arrived? */
@@ -746,14 +762,15 @@ static void nagle_on_data(struct tracker *t, struct conn *c, enum side s, uint32
     struct endpoint *e = &c->ep[s];
     if (!is_small(c, s, len))
         return;
-    if (e->ack_release_ns && now_ns - e->ack_release_ns <= NAGLE_FOLLOW_NS) {
+    int64_t release = conn_time(c, &e->ack_release);
+    if (release && now_ns - release <= NAGLE_FOLLOW_NS) {
         struct ep_rare *r = &rare_of(t, c)->ep[s];
         r->nagle_events++;
-        r->nagle_delay_ns += e->ack_release_ns - e->small_sent_ns;
+        r->nagle_delay_ns += release - conn_time(c, &e->small_sent);
     }
-    e->ack_release_ns = 0;
+    conn_set_time(&t->table, c, &e->ack_release, 0);
     if (inflight_before == 0) {
-        e->small_sent_ns = now_ns;
+        conn_set_time(&t->table, c, &e->small_sent, now_ns);
         e->flags |= EP_SMALL_HELD;
     }
 }
@@ -778,7 +795,7 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
             pe->snd_nxt = seg->ack; /* data we did not capture */
             rare_of(t, c)->ep[s].ack_gaps++;
         }
-        nagle_on_ack(c, s, seg, now_ns);
+        nagle_on_ack(t, c, s, seg, now_ns);
         stall_reopen(t, c, p, now_ns);
     } else if (seg->ack == e->ack && seg->payload_bytes == 0 &&
                !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->window == prev_win) {
@@ -892,7 +909,7 @@ static void on_window(struct tracker *t, struct conn *c, enum side s,
             if (!c->ep[p].stall.zero) {
                 c->ep[p].stall.zero = 1;
                 r->ep[p].zero_since_ns = now_ns;
-                r->ep[p].zero_frame = c->last_frame;
+                r->ep[p].zero_frame = conn_frame(c, &c->last_frame);
             }
         }
     } else if (e->flags & EP_ZERO_WINDOW) {
@@ -908,7 +925,7 @@ static int64_t crossing_window_ns(const struct conn *c)
 {
     int64_t rtt = 0;
     if (c->handshake == HS_COMPLETE)
-        rtt = c->established_ns - c->ep[SIDE_CLIENT].ts_syn_last_ns;
+        rtt = conn_time(c, &c->established) - conn_time(c, &c->ep[SIDE_CLIENT].ts_syn_last);
     return rtt > 1000000 ? rtt : 1000000;
 }
 
@@ -921,8 +938,8 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
         return; /* retransmitted FIN: counted by on_sequence */
     e->flags |= EP_FIN;
     e->fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
-    e->frame_fin = f->number;
-    e->ts_fin_ns = f->ts_ns;
+    conn_set_frame(&t->table, c, &e->frame_fin, f->number);
+    conn_set_time(&t->table, c, &e->ts_fin, f->ts_ns);
     if (c->flags & CONN_RST) {
         /* A FIN right behind the peer's RST crossed it on the wire: it was
          * sent before the RST arrived, so it counts for the phase. */
@@ -951,15 +968,15 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
         ts = c->last_ns; /* durations never go negative */
     }
     int64_t idle = ts - c->last_ns;
-    if (idle > c->max_idle_ns)
-        c->max_idle_ns = idle;
+    if (idle > conn_dur(c, &c->max_idle))
+        conn_set_dur(&t->table, c, &c->max_idle, idle);
     t->gap_ns = idle;
     if (idle >= CONN_LONG_GAP_NS) {
-        c->long_gap_ns = idle;
-        c->long_gap_end_ns = ts;
+        conn_set_dur(&t->table, c, &c->long_gap, idle);
+        conn_set_time(&t->table, c, &c->long_gap_end, ts);
     }
     c->last_ns = ts;
-    c->last_frame = f->number;
+    conn_set_frame(&t->table, c, &c->last_frame, f->number);
     e->pkts++;
     e->bytes += seg->payload_bytes;
     e->flags |= EP_SEEN;
@@ -1020,11 +1037,11 @@ static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
         return false;
 
     /* on_segment() */
-    if (idle > c->max_idle_ns)
-        c->max_idle_ns = idle;
+    if (idle > conn_dur(c, &c->max_idle))
+        conn_set_dur(&t->table, c, &c->max_idle, idle);
     t->gap_ns = idle;
     c->last_ns = ts;
-    c->last_frame = f->number;
+    conn_set_frame(&t->table, c, &c->last_frame, f->number);
     e->pkts++;
     e->bytes += len;
     e->flags |= EP_SEEN;
@@ -1045,23 +1062,19 @@ static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
         if (sp->zero | sp->retransmitted | sp->window_full) {
             stall_close(t, c, p, ts);
         } else {
-            memset(sp, 0, sizeof *sp);
-            if (c->rare) {
-                c->rare->ep[p].zero_since_ns = 0;
-                c->rare->ep[p].zero_frame = 0;
-            }
+            stall_clear(t, c, p);
         }
         /* nagle_on_ack() */
         if (len == 0 && (pe->flags & EP_SMALL_HELD) && infl_p == 0) {
             pe->flags &= (uint16_t)~EP_SMALL_HELD;
-            if (ts - pe->small_sent_ns >= NAGLE_MIN_DELAY_NS)
-                pe->ack_release_ns = ts;
+            if (ts - conn_time(c, &pe->small_sent) >= NAGLE_MIN_DELAY_NS)
+                conn_set_time(&t->table, c, &pe->ack_release, ts);
         }
         /* stall_reopen(p): the window is not zero */
         if (infl_p > 0) {
             sp->inflight = 1;
-            sp->inflight_since_ns = ts;
-            sp->inflight_frame = c->last_frame;
+            conn_set_time(&t->table, c, &pe->stall_since, ts);
+            conn_set_frame(&t->table, c, &pe->stall_frame, f->number);
         }
     } else if (len == 0 && seg->window == prev_win) {
         if (e->dupacks < UINT16_MAX)
@@ -1077,14 +1090,15 @@ static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
     if (len > 0) {
         e->flags |= EP_DATA;
         if (is_small(c, s, len)) {
-            if (e->ack_release_ns && ts - e->ack_release_ns <= NAGLE_FOLLOW_NS) {
+            int64_t release = conn_time(c, &e->ack_release);
+            if (release && ts - release <= NAGLE_FOLLOW_NS) {
                 struct ep_rare *r = &rare_of(t, c)->ep[s];
                 r->nagle_events++;
-                r->nagle_delay_ns += e->ack_release_ns - e->small_sent_ns;
+                r->nagle_delay_ns += release - conn_time(c, &e->small_sent);
             }
-            e->ack_release_ns = 0;
+            conn_set_time(&t->table, c, &e->ack_release, 0);
             if (!peer_ack || !seq_gt(e->snd_nxt, pe->ack)) { /* nothing was in flight */
-                e->small_sent_ns = ts;
+                conn_set_time(&t->table, c, &e->small_sent, ts);
                 e->flags |= EP_SMALL_HELD;
             }
         }
@@ -1102,13 +1116,14 @@ static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
     in[s] = peer_ack && seq_gt(e->snd_nxt, pe->ack) ? e->snd_nxt - pe->ack : 0;
     in[p] = seq_gt(pe->snd_nxt, e->ack) ? pe->snd_nxt - e->ack : 0;
     for (int x = 0; x < 2; x++) {
-        struct stall_track *st = &c->ep[x].stall;
+        struct endpoint *ex = &c->ep[x];
+        struct stall_track *st = &ex->stall;
         const struct endpoint *r = &c->ep[!x];
         if (in[x] > 0 && !st->inflight) {
             st->inflight = 1;
-            st->inflight_since_ns = ts;
-            st->inflight_frame = c->last_frame;
-            st->idle_before_ns = idle;
+            conn_set_time(&t->table, c, &ex->stall_since, ts);
+            conn_set_frame(&t->table, c, &ex->stall_frame, f->number);
+            conn_set_dur(&t->table, c, &ex->stall_idle_before, idle);
         }
         if (in[x] > 0 && r->win_bytes > 0 && (c->flags & CONN_WSCALE_KNOWN) &&
             in[x] >= r->win_bytes)
@@ -1122,7 +1137,7 @@ static void on_icmp(struct tracker *t, struct conn *c, enum side s, const struct
                     const struct frame *f)
 {
     const struct tcp_segment *q = &d->tcp; /* s sent the quoted segment */
-    c->last_frame = f->number;
+    conn_set_frame(&t->table, c, &c->last_frame, f->number);
     if (f->ts_ns > c->last_ns)
         c->last_ns = f->ts_ns;
     rare_of(t, c)->ep[s].icmp_errors++;
@@ -1247,7 +1262,7 @@ static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
         return;
     if (!(c->flags & (CONN_ESTABLISHED | CONN_RST | CONN_ICMP_SYN | CONN_EV_TIMED_OUT)) &&
         (cl->flags & EP_SYN) && !(sv->flags & EP_SYN) &&
-        now_ns - cl->ts_syn_last_ns >= t->cfg.attempt_timeout_ns) {
+        now_ns - conn_time(c, &cl->ts_syn_last) >= t->cfg.attempt_timeout_ns) {
         c->flags |= CONN_EV_TIMED_OUT;
         t->event(t->ctx, c, TEV_TIMED_OUT, now_ns);
     }
@@ -1262,7 +1277,7 @@ static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
     }
     int fins = ((cl->flags & EP_FIN) != 0) + ((sv->flags & EP_FIN) != 0);
     if (fins == 1 && !(c->flags & CONN_EV_HALF_CLOSED)) {
-        int64_t fin_ns = (cl->flags & EP_FIN) ? cl->ts_fin_ns : sv->ts_fin_ns;
+        int64_t fin_ns = conn_time(c, (cl->flags & EP_FIN) ? &cl->ts_fin : &sv->ts_fin);
         if (now_ns - fin_ns >= t->cfg.stall_threshold_ns) {
             c->flags |= CONN_EV_HALF_CLOSED;
             t->event(t->ctx, c, TEV_HALF_CLOSED, now_ns);

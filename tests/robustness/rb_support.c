@@ -586,7 +586,7 @@ static void rec_connection(struct reporter *base, const struct conn *c,
         x->retransmits[s] = c->ep[s].retransmits;
     }
     x->first_frame = c->first_frame;
-    x->last_frame = c->last_frame;
+    x->last_frame = conn_frame(c, &c->last_frame);
     x->verdict_frame = v->verdict_frame;
     x->evicted = (c->flags & CONN_EVICTED) != 0;
     r->conn_hash = fnv(r->conn_hash, x, sizeof *x);

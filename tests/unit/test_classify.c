@@ -73,16 +73,17 @@ static void conn_init(struct conn *c)
     if (lo)
         c->flags |= CONN_CLIENT_IS_LO;
     c->id = 1;
+    c->tunit = 3; /* microseconds, as in a classic pcap */
     c->first_frame = 1;
-    c->last_frame = 1;
     c->start_ns = SB_T0_NS;
+    conn_set_frame(NULL, c, &c->last_frame, 1);
     c->last_ns = SB_T0_NS;
 }
 
 static void touch(struct conn *c, uint64_t frame, int64_t ns)
 {
-    if (frame > c->last_frame)
-        c->last_frame = frame;
+    if (frame > conn_frame(c, &c->last_frame))
+        conn_set_frame(NULL, c, &c->last_frame, frame);
     if (ns > c->last_ns)
         c->last_ns = ns;
 }
@@ -108,9 +109,9 @@ static void build(struct conn *c, unsigned ing)
         cl->isn = 1000;
         cl->snd_nxt = 1001;
         cl->syns = 1;
-        cl->frame_syn = 1;
-        cl->ts_syn_ns = SB_T0_NS;
-        cl->ts_syn_last_ns = SB_T0_NS;
+        conn_set_frame(NULL, c, &cl->frame_syn, 1);
+        conn_set_time(NULL, c, &cl->ts_syn, SB_T0_NS);
+        conn_set_time(NULL, c, &cl->ts_syn_last, SB_T0_NS);
         cl->pkts = 1;
         cl->state = TCP_SYN_SENT;
         c->handshake = HS_PARTIAL;
@@ -120,20 +121,20 @@ static void build(struct conn *c, unsigned ing)
         cl->pkts = 3;
         sb_rare(c)->syn_times_us[0] = 1000000;
         sb_rare(c)->syn_times_us[1] = 3000000;
-        cl->ts_syn_last_ns = SB_T0_NS + SB_SEC(3);
+        conn_set_time(NULL, c, &cl->ts_syn_last, SB_T0_NS + SB_SEC(3));
         touch(c, 3, SB_T0_NS + SB_SEC(3));
     }
     if (ing & I_SYNACK) {
         sv->flags |= EP_SEEN | EP_SYN | EP_SEQ_KNOWN | EP_ACK_KNOWN;
         sv->syns = 1;
-        sv->frame_syn = F_SYNACK;
+        conn_set_frame(NULL, c, &sv->frame_syn, F_SYNACK);
         sv->state = TCP_SYN_RECEIVED;
         touch(c, F_SYNACK, SB_T0_NS + SB_MS(10));
     }
     if (ing & I_EST) {
         c->flags |= CONN_ESTABLISHED;
-        c->frame_established = F_EST;
-        c->established_ns = SB_T0_NS + SB_MS(20);
+        conn_set_frame(NULL, c, &c->frame_established, F_EST);
+        conn_set_time(NULL, c, &c->established, SB_T0_NS + SB_MS(20));
         c->handshake = HS_COMPLETE;
         cl->state = sv->state = TCP_ESTABLISHED;
         touch(c, F_EST, SB_T0_NS + SB_MS(20));
@@ -147,8 +148,8 @@ static void build(struct conn *c, unsigned ing)
     if (ing & I_STALL_NOW) {
         cl->stall.inflight = 1;
         cl->stall.retransmitted = 1;
-        cl->stall.inflight_since_ns = SB_T0_NS + SB_MS(100);
-        cl->stall.inflight_frame = F_STALL;
+        conn_set_time(NULL, c, &cl->stall_since, SB_T0_NS + SB_MS(100));
+        conn_set_frame(NULL, c, &cl->stall_frame, F_STALL);
         cl->retransmits = 2;
         touch(c, F_STALL, SB_T0_NS + SB_MS(100));
     }
@@ -163,15 +164,15 @@ static void build(struct conn *c, unsigned ing)
     }
     if (ing & I_FIN_C) {
         cl->flags |= EP_FIN;
-        cl->frame_fin = F_FIN_C;
-        cl->ts_fin_ns = SB_T0_NS + SB_SEC(5);
-        touch(c, F_FIN_C, cl->ts_fin_ns);
+        conn_set_frame(NULL, c, &cl->frame_fin, F_FIN_C);
+        conn_set_time(NULL, c, &cl->ts_fin, SB_T0_NS + SB_SEC(5));
+        touch(c, F_FIN_C, conn_time(c, &cl->ts_fin));
     }
     if (ing & I_FIN_S) {
         sv->flags |= EP_FIN;
-        sv->frame_fin = F_FIN_S;
-        sv->ts_fin_ns = SB_T0_NS + SB_MS(5010);
-        touch(c, F_FIN_S, sv->ts_fin_ns);
+        conn_set_frame(NULL, c, &sv->frame_fin, F_FIN_S);
+        conn_set_time(NULL, c, &sv->ts_fin, SB_T0_NS + SB_MS(5010));
+        touch(c, F_FIN_S, conn_time(c, &sv->ts_fin));
     }
     if (ing & (I_RST_S | I_RST_C)) {
         enum side s = (ing & I_RST_S) ? SIDE_SERVER : SIDE_CLIENT;
@@ -406,8 +407,8 @@ static void test_ongoing_stall_helper(void **state)
 
     /* data in flight, no retransmission, no window limit: not a stall */
     c.ep[SIDE_CLIENT].stall.inflight = 1;
-    c.ep[SIDE_CLIENT].stall.inflight_since_ns = SB_T0_NS;
-    c.ep[SIDE_CLIENT].stall.inflight_frame = 7;
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].stall_since, SB_T0_NS);
+    conn_set_frame(NULL, &c, &c.ep[SIDE_CLIENT].stall_frame, 7);
     ep = classify_ongoing_stall(&c, SIDE_CLIENT, SB_T0_NS + SB_SEC(9), thr);
     assert_int_equal(ep.kind, STALL_NONE);
 
@@ -450,8 +451,8 @@ static void test_stall_track_kind(void **state)
     uint64_t frame = 0;
     assert_int_equal(stall_track_kind(st), STALL_NONE);
     st->inflight = 1;
-    st->inflight_since_ns = 100;
-    st->inflight_frame = 3;
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].stall_since, 100);
+    conn_set_frame(NULL, &c, &c.ep[SIDE_CLIENT].stall_frame, 3);
     assert_int_equal(stall_track_kind(st), STALL_NONE);
     st->window_full = 1;
     assert_int_equal(stall_track_kind(st), STALL_WINDOW_FULL);
@@ -544,7 +545,7 @@ static void test_refused_icmpv6_reason(void **state)
     sb_rare(&c)->icmp_code = 4;
     sb_rare(&c)->icmp_ttl = 60;
     sb_rare(&c)->frame_icmp = 2;
-    c.last_frame = 2;
+    conn_set_frame(NULL, &c, &c.last_frame, 2);
     classify_at(&c, 0, &v);
     assert_int_equal(v.verdict, VERDICT_REFUSED);
     assert_int_equal(v.verdict_frame, 2);

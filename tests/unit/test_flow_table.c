@@ -412,7 +412,7 @@ static void test_large_table(void **state)
         c[i] = flow_table_add(&t, &k);
         assert_non_null(c[i]);
         c[i]->id = i;
-        c[i]->last_frame = (uint64_t)i * 3u; /* writes into every chunk */
+        c[i]->first_frame = (uint64_t)i * 3u; /* writes into every chunk */
     }
     assert_true(t.n_chunks > FLOW_SMALL_CHUNKS + 2 * FLOW_BLOCK_CHUNKS);
     assert_true((t.mask + 1) * sizeof(uint64_t) > FLOW_INDEX_HUGE);
@@ -421,7 +421,7 @@ static void test_large_table(void **state)
         struct conn *f = flow_table_find(&t, &k);
         assert_ptr_equal(f, c[i]);
         assert_int_equal(f->id, i);
-        assert_int_equal(f->last_frame, (uint64_t)i * 3u);
+        assert_int_equal(f->first_frame, (uint64_t)i * 3u);
         for (uint32_t j = i + 1; j < N && j < i + 3; j++) /* no two share memory */
             assert_true((const char *)c[j] >= (const char *)(c[i] + 1) ||
                         (const char *)c[j] + sizeof *c[j] <= (const char *)c[i]);

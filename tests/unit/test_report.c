@@ -416,6 +416,7 @@ static void conn_between(struct conn *c, const struct ip_addr *cli, uint16_t cpo
     flow_key_make(&c->key, &d.tcp, &lo);
     if (lo)
         c->flags |= CONN_CLIENT_IS_LO;
+    c->tunit = 3; /* microseconds, as in a classic pcap */
 }
 
 /* A clean closed IPv6 connection, frames 1-9, the second FIN frame 8. The
@@ -427,12 +428,12 @@ static void conn_clean_v6(struct conn *c)
     struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
     c->id = 7;
     c->first_frame = 1;
-    c->last_frame = 9;
-    c->frame_established = 3;
+    conn_set_frame(NULL, c, &c->last_frame, 9);
+    conn_set_frame(NULL, c, &c->frame_established, 3);
     c->start_ns = SB_T0_NS;
     c->last_ns = SB_T0_NS + SB_MS(80);
-    c->established_ns = SB_T0_NS + SB_MS(20);
-    c->max_idle_ns = SB_MS(10);
+    conn_set_time(NULL, c, &c->established, SB_T0_NS + SB_MS(20));
+    conn_set_dur(NULL, c, &c->max_idle, SB_MS(10));
     c->handshake = HS_COMPLETE;
     c->flags |= CONN_ESTABLISHED | CONN_DONE | CONN_WSCALE_KNOWN;
     cl->flags = EP_SEEN | EP_SYN | EP_FIN | EP_FIN_ACKED | EP_SEQ_KNOWN | EP_ACK_KNOWN;
@@ -440,11 +441,12 @@ static void conn_clean_v6(struct conn *c)
     cl->state = TCP_TIME_WAIT;
     sv->state = TCP_CLOSED;
     cl->syns = sv->syns = 1;
-    cl->frame_syn = 1;
-    sv->frame_syn = 2;
-    cl->ts_syn_ns = cl->ts_syn_last_ns = SB_T0_NS;
-    cl->frame_fin = 7;
-    sv->frame_fin = 8;
+    conn_set_frame(NULL, c, &cl->frame_syn, 1);
+    conn_set_frame(NULL, c, &sv->frame_syn, 2);
+    conn_set_time(NULL, c, &cl->ts_syn, SB_T0_NS);
+    conn_set_time(NULL, c, &cl->ts_syn_last, SB_T0_NS);
+    conn_set_frame(NULL, c, &cl->frame_fin, 7);
+    conn_set_frame(NULL, c, &sv->frame_fin, 8);
     cl->pkts = 6;
     sv->pkts = 3;
     cl->bytes = 100;
@@ -563,16 +565,17 @@ static void test_connection_reset(void **state)
     conn_between(&c, &cli, 51000, &srv, 80, 4);
     c.id = 1;
     c.first_frame = 1;
-    c.last_frame = 6;
+    conn_set_frame(NULL, &c, &c.last_frame, 6);
     c.start_ns = SB_T0_NS;
     c.last_ns = sb_rare(&c)->rst_ns = SB_T0_NS + SB_MS(5040);
-    c.established_ns = SB_T0_NS + SB_MS(20);
+    conn_set_time(NULL, &c, &c.established, SB_T0_NS + SB_MS(20));
     c.handshake = HS_COMPLETE;
     c.flags |= CONN_ESTABLISHED | CONN_RST | CONN_DONE;
     c.ep[SIDE_CLIENT].flags = EP_SEEN | EP_SYN;
     c.ep[SIDE_SERVER].flags = EP_SEEN | EP_SYN | EP_RST;
     c.ep[SIDE_CLIENT].syns = c.ep[SIDE_SERVER].syns = 1;
-    c.ep[SIDE_CLIENT].ts_syn_ns = c.ep[SIDE_CLIENT].ts_syn_last_ns = SB_T0_NS;
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn, SB_T0_NS);
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn_last, SB_T0_NS);
     c.rst_side = SIDE_SERVER;
     c.rst_phase = PHASE_ESTABLISHED;
     sb_rare(&c)->frame_rst = 6;
@@ -612,12 +615,13 @@ static void test_connection_stall_and_eviction(void **state)
     c.flags |= CONN_EVICTED;
     c.ep[SIDE_CLIENT].flags &= (uint16_t)~(EP_FIN | EP_FIN_ACKED);
     c.ep[SIDE_SERVER].flags &= (uint16_t)~(EP_FIN | EP_FIN_ACKED);
-    c.ep[SIDE_CLIENT].frame_fin = c.ep[SIDE_SERVER].frame_fin = 0;
+    conn_set_frame(NULL, &c, &c.ep[SIDE_CLIENT].frame_fin, 0);
+    conn_set_frame(NULL, &c, &c.ep[SIDE_SERVER].frame_fin, 0);
     c.ep[SIDE_CLIENT].state = c.ep[SIDE_SERVER].state = TCP_ESTABLISHED;
     c.ep[SIDE_CLIENT].stall.inflight = 1;
     c.ep[SIDE_CLIENT].stall.retransmitted = 1;
-    c.ep[SIDE_CLIENT].stall.inflight_since_ns = SB_T0_NS + SB_MS(30);
-    c.ep[SIDE_CLIENT].stall.inflight_frame = 4;
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].stall_since, SB_T0_NS + SB_MS(30));
+    conn_set_frame(NULL, &c, &c.ep[SIDE_CLIENT].stall_frame, 4);
     classify_connection(&c, &ccfg, SB_T0_NS + SB_MS(2530), &v);
     assert_int_equal(v.verdict, VERDICT_STALLED);
     cap_open(&cp, 6, false);
@@ -649,15 +653,15 @@ static void test_connection_syn_retries_and_icmp(void **state)
     conn_between(&c, &cli, 51000, &srv, 80, 4);
     c.id = 3;
     c.first_frame = 1;
-    c.last_frame = 4;
+    conn_set_frame(NULL, &c, &c.last_frame, 4);
     c.start_ns = SB_T0_NS;
     c.last_ns = SB_T0_NS + SB_MS(3002);
     c.handshake = HS_PARTIAL;
     c.ep[SIDE_CLIENT].flags = EP_SEEN | EP_SYN;
     c.ep[SIDE_CLIENT].state = TCP_SYN_SENT;
     c.ep[SIDE_CLIENT].syns = 3;
-    c.ep[SIDE_CLIENT].ts_syn_ns = SB_T0_NS;
-    c.ep[SIDE_CLIENT].ts_syn_last_ns = SB_T0_NS + SB_SEC(3);
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn, SB_T0_NS);
+    conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn_last, SB_T0_NS + SB_SEC(3));
     sb_rare(&c)->syn_times_us[0] = 1000000;
     sb_rare(&c)->syn_times_us[1] = 3000000;
     c.flags |= CONN_ICMP | CONN_ICMP_SYN;

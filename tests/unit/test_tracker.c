@@ -42,6 +42,7 @@
 struct captured {
     struct conn c;          /* copy; its list pointers are stale, c.rare points to .rare */
     struct conn_rare rare;  /* copy of the rare block (zero when it had none) */
+    struct conn_wide wide;  /* copy of its wide block (CONN_WIDE) */
     struct verdict_info v;  /* classify_connection() at emit time */
     enum conn_end why;
     int64_t now_ns;
@@ -72,6 +73,10 @@ static void on_emit(void *ctx, const struct conn *c, enum conn_end why, int64_t 
     k->c = *c;
     k->rare = *conn_rare(c);
     k->c.rare = c->rare ? &k->rare : NULL;
+    if (c->flags & CONN_WIDE) {
+        k->wide = *c->rare->wide;
+        k->rare.wide = &k->wide;
+    }
     k->why = why;
     k->now_ns = now_ns;
     classify_connection(c, &h->ccfg, now_ns, &k->v);
@@ -84,7 +89,7 @@ static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int
     struct logged_event *e = &h->events[h->n_events++];
     e->ev = ev;
     e->id = c->id;
-    e->frame = c->last_frame;
+    e->frame = conn_frame(c, &c->last_frame);
     e->now_ns = now_ns;
 }
 
@@ -291,12 +296,13 @@ static void check_clean(const struct harness *h)
     assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[F_A].cli, sizeof(struct ip_addr));
     assert_memory_equal(conn_addr(c, SIDE_SERVER), &flows[F_A].srv, sizeof(struct ip_addr));
     assert_int_equal(c->first_frame, 1);
-    assert_int_equal(c->last_frame, 9);
+    assert_int_equal(conn_frame(c, &c->last_frame), 9);
     assert_int_equal(c->start_ns, SB_T0_NS);
     assert_int_equal(c->last_ns, SB_T0_NS + SB_MS(80));
-    assert_int_equal(c->frame_established, 3);
+    assert_int_equal(conn_frame(c, &c->frame_established), 3);
     /* handshake RTT: from the (last) SYN to the ACK completing the handshake */
-    assert_int_equal(c->established_ns - c->ep[SIDE_CLIENT].ts_syn_last_ns, SB_MS(20));
+    assert_int_equal(conn_time(c, &c->established) - conn_time(c, &c->ep[SIDE_CLIENT].ts_syn_last),
+                     SB_MS(20));
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
     assert_int_equal(c->ep[SIDE_SERVER].pkts, 3);
     assert_int_equal(c->ep[SIDE_CLIENT].bytes, 100);
@@ -305,8 +311,8 @@ static void check_clean(const struct harness *h)
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].syns, 1);
     assert_int_equal(c->ep[SIDE_SERVER].syns, 1);
-    assert_int_equal(c->ep[SIDE_CLIENT].frame_fin, 7);
-    assert_int_equal(c->ep[SIDE_SERVER].frame_fin, 8);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_CLIENT].frame_fin), 7);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_SERVER].frame_fin), 8);
     assert_true(c->ep[SIDE_CLIENT].flags & EP_FIN_ACKED);
     assert_true(c->ep[SIDE_SERVER].flags & EP_FIN_ACKED);
     assert_true(c->flags & CONN_DONE);
@@ -385,8 +391,8 @@ static void check_timed_out(const struct harness *h)
     assert_int_equal(conn_rare(c)->syn_times_us[0], 1000000);
     assert_int_equal(conn_rare(c)->syn_times_us[1], 3000000);
     assert_int_equal(conn_rare(c)->syn_times_us[2], 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_ns, SB_T0_NS);
-    assert_int_equal(c->ep[SIDE_CLIENT].ts_syn_last_ns, SB_T0_NS + SB_SEC(3));
+    assert_int_equal(conn_time(c, &c->ep[SIDE_CLIENT].ts_syn), SB_T0_NS);
+    assert_int_equal(conn_time(c, &c->ep[SIDE_CLIENT].ts_syn_last), SB_T0_NS + SB_SEC(3));
     assert_int_equal(h->t.cnt.connections, 1);
     assert_int_equal(h->t.cnt.replaced, 0);
     assert_reason_has(&h->out[0].v, "3 SYNs");
@@ -412,7 +418,7 @@ static void check_half_open(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->ep[SIDE_SERVER].syns, 3);
-    assert_int_equal(c->ep[SIDE_SERVER].frame_syn, 2);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_SERVER].frame_syn), 2);
     assert_false(c->flags & CONN_ESTABLISHED);
     assert_int_equal(h_count_events(h, TEV_HALF_OPEN), 1);
     assert_int_equal(h_first_event(h, TEV_HALF_OPEN)->frame, 3);
@@ -428,7 +434,7 @@ static void check_reset_by_server(const struct harness *h)
     assert_int_equal(conn_rare(c)->frame_rst, 6);
     assert_int_equal(conn_rare(c)->rst_ns, SB_T0_NS + SB_MS(5040));
     assert_int_equal(conn_rare(c)->idle_before_rst_ns, SB_SEC(5));
-    assert_int_equal(c->max_idle_ns, SB_SEC(5));
+    assert_int_equal(conn_dur(c, &c->max_idle), SB_SEC(5));
     assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].frame_rst, 6);
     assert_int_equal(conn_rare(c)->ep[SIDE_SERVER].rst_ignored, 0);
     assert_reason_has(&h->out[0].v, "server reset the connection while established");
@@ -478,7 +484,7 @@ static void check_fin_crossed_rst(const struct harness *h)
     assert_true(c->flags & CONN_RST);
     assert_int_equal(c->rst_side, SIDE_CLIENT);
     assert_int_equal(c->rst_phase, PHASE_CLOSED);
-    assert_int_equal(c->ep[SIDE_SERVER].frame_fin, 6);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_SERVER].frame_fin), 6);
 }
 
 static void check_fin_after_rst(const struct harness *h)
@@ -585,7 +591,7 @@ static void check_keepalive(const struct harness *h)
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 0);
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
-    assert_int_equal(c->max_idle_ns, SB_MS(74990));
+    assert_int_equal(conn_dur(c, &c->max_idle), SB_MS(74990));
     assert_int_equal(conn_rare(c)->stall_episodes, 0);
     assert_int_equal(v->stall.kind, STALL_NONE);
     assert_true(v->clean);
@@ -687,8 +693,8 @@ static void check_synack_first(const struct harness *h)
     assert_false(c->flags & CONN_ROLES_GUESSED);
     assert_int_equal(conn_port(c, SIDE_CLIENT), 80);
     assert_int_equal(conn_port(c, SIDE_SERVER), 50000);
-    assert_int_equal(c->ep[SIDE_SERVER].frame_syn, 1);
-    assert_int_equal(c->ep[SIDE_CLIENT].frame_syn, 0);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_SERVER].frame_syn), 1);
+    assert_int_equal(conn_frame(c, &c->ep[SIDE_CLIENT].frame_syn), 0);
 }
 
 static void check_wraparound(const struct harness *h)
@@ -748,7 +754,7 @@ static void check_refused_twice(const struct harness *h)
     assert_int_equal(second->v.verdict_frame, 4);
     assert_int_equal(second->why, END_FINISHED);
     assert_int_equal(second->c.first_frame, 3);
-    assert_int_equal(h->out[0].c.last_frame, 2);
+    assert_int_equal(conn_frame(&h->out[0].c, &h->out[0].c.last_frame), 2);
     assert_int_equal(h->t.cnt.connections, 2);
     assert_int_equal(h->t.cnt.replaced, 1);
     assert_int_equal(h_count_events(h, TEV_REFUSED), 2);
@@ -1116,7 +1122,7 @@ static void test_linger_absorbs_trailing_segments(void **state)
     tracker_advance(&h->t, SB_T0_NS + SB_MS(801));
     assert_int_equal(h->n_out, 1);
     assert_int_equal(h->out[0].why, END_FINISHED);
-    assert_int_equal(h->out[0].c.last_frame, 11);
+    assert_int_equal(conn_frame(&h->out[0].c, &h->out[0].c.last_frame), 11);
     assert_int_equal(h->out[0].c.ep[SIDE_SERVER].retransmits, 1);
     assert_int_equal(h->out[0].v.verdict, VERDICT_CLOSED);
     assert_int_equal(h->out[0].v.verdict_frame, 8);
@@ -1124,6 +1130,98 @@ static void test_linger_absorbs_trailing_segments(void **state)
     tracker_finish(&h->t);
     assert_int_equal(h->n_out, 1);
     h_free(h);
+}
+
+/* Compact evidence (conn.h): a connection whose frames and times outgrow the
+ * 32-bit offsets becomes wide in its middle and keeps every value exact; a
+ * short one next to it stays compact. Microsecond units: 71.6 minutes. */
+static void test_compact_widens(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.time_unit = 3;
+    struct harness *h = h_new(&cfg);
+    const struct sb_step short_conn[] = {CLEAN_STEPS(F_B)}; /* frames 1-9 */
+    h_run(h, short_conn, sizeof short_conn / sizeof short_conn[0]);
+    const struct sb_step start[] = {HANDSHAKE(F_A), C(MS(30), PA, 1, 1, 100),
+                                    S(MS(40), A, 1, 101, 0)}; /* frames 10-14 */
+    h_run(h, start, sizeof start / sizeof start[0]);
+    assert_int_equal(h->t.table.wide, 0);
+    /* 2^32 frames later (the connection's own offsets run out), and two hours
+     * of silence (past the 71.6 minutes of microsecond offsets) */
+    const int64_t later = 2LL * 3600 * 1000000;
+    h->frame_no += UINT64_C(1) << 32;
+    const struct sb_step end[] = {C(later, FA, 101, 1, 0), S(later + MS(10), FA, 1, 102, 0),
+                                  C(later + MS(20), A, 102, 2, 0)};
+    h_run(h, end, sizeof end / sizeof end[0]);
+    assert_int_equal(h->t.table.wide, 1);
+    assert_int_equal(h->t.table.widen_failed, 0);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 2);
+
+    const struct conn *b = &h->out[0].c, *a = &h->out[1].c;
+    assert_false(b->flags & CONN_WIDE);
+    assert_int_equal(conn_frame(b, &b->ep[SIDE_SERVER].frame_fin), 8);
+    assert_int_equal(conn_time(b, &b->ep[SIDE_SERVER].ts_fin), SB_T0_NS + SB_MS(70));
+
+    const uint64_t big = (UINT64_C(1) << 32) + 15; /* frame 15, 2^32 on */
+    assert_true(a->flags & CONN_WIDE);
+    assert_int_equal(a->first_frame, 10);
+    assert_int_equal(conn_frame(a, &a->ep[SIDE_CLIENT].frame_syn), 10);
+    assert_int_equal(conn_frame(a, &a->ep[SIDE_SERVER].frame_syn), 11);
+    assert_int_equal(conn_frame(a, &a->frame_established), 12);
+    assert_int_equal(conn_frame(a, &a->ep[SIDE_CLIENT].frame_fin), big);
+    assert_int_equal(conn_frame(a, &a->ep[SIDE_SERVER].frame_fin), big + 1);
+    assert_int_equal(conn_frame(a, &a->last_frame), big + 2);
+    assert_int_equal(conn_time(a, &a->ep[SIDE_CLIENT].ts_syn), SB_T0_NS);
+    assert_int_equal(conn_time(a, &a->established), SB_T0_NS + SB_MS(20));
+    assert_int_equal(conn_time(a, &a->ep[SIDE_CLIENT].ts_fin), SB_T0_NS + later * 1000);
+    assert_int_equal(conn_time(a, &a->ep[SIDE_SERVER].ts_fin), SB_T0_NS + (later + MS(10)) * 1000);
+    assert_int_equal(conn_dur(a, &a->max_idle), (later - MS(40)) * 1000);
+    assert_int_equal(conn_dur(a, &a->long_gap), (later - MS(40)) * 1000);
+    assert_int_equal(conn_time(a, &a->long_gap_end), SB_T0_NS + later * 1000);
+    assert_int_equal(h->out[1].v.verdict, VERDICT_CLOSED);
+    assert_int_equal(h->out[1].v.verdict_frame, big + 1);
+    h_free(h);
+}
+
+/* Setting a compact value at the edges of its range, by hand. */
+static void test_compact_edges(void **state)
+{
+    (void)state;
+    struct conn c;
+    memset(&c, 0, sizeof c);
+    c.tunit = 3;
+    c.start_ns = SB_T0_NS;
+    c.first_frame = 100;
+    const int64_t top = SB_T0_NS + (int64_t)(UINT32_MAX - 2) * 1000; /* the last that fits */
+    conn_set_time(NULL, &c, &c.established, top);
+    assert_int_equal(conn_time(&c, &c.established), top);
+    conn_set_time(NULL, &c, &c.established, 0);
+    assert_int_equal(conn_time(&c, &c.established), 0);
+    conn_set_time(NULL, &c, &c.established, SB_T0_NS);
+    assert_int_equal(conn_time(&c, &c.established), SB_T0_NS);
+    conn_set_dur(NULL, &c, &c.max_idle, (int64_t)UINT32_MAX * 1000);
+    assert_int_equal(conn_dur(&c, &c.max_idle), (int64_t)UINT32_MAX * 1000);
+    conn_set_frame(NULL, &c, &c.last_frame, 100 + (uint64_t)UINT32_MAX - 1);
+    assert_int_equal(conn_frame(&c, &c.last_frame), 100 + (uint64_t)UINT32_MAX - 1);
+    conn_set_frame(NULL, &c, &c.last_frame, 0);
+    assert_int_equal(conn_frame(&c, &c.last_frame), 0);
+    assert_false(c.flags & CONN_WIDE);
+    /* one unit more, a part of a unit, or before the start: wide (here, with
+     * no table to allocate from, saturated) */
+    conn_set_time(NULL, &c, &c.established, top + 1000);
+    assert_int_equal(c.established.v, UINT32_MAX);
+    conn_set_time(NULL, &c, &c.established, SB_T0_NS + 1500);
+    assert_int_equal(c.established.v, UINT32_MAX);
+    conn_set_time(NULL, &c, &c.established, SB_T0_NS - 1000);
+    assert_int_equal(c.established.v, UINT32_MAX);
+    conn_set_dur(NULL, &c, &c.max_idle, -1000);
+    assert_int_equal(c.max_idle.v, UINT32_MAX);
+    conn_set_frame(NULL, &c, &c.last_frame, 99);
+    assert_int_equal(c.last_frame.v, UINT32_MAX);
+    assert_false(c.flags & CONN_WIDE);
 }
 
 static void test_icmp_unmatched(void **state)
@@ -1381,6 +1479,8 @@ int main(void)
         cmocka_unit_test_teardown(test_timed_out_event_on_advance, h_teardown),
         cmocka_unit_test_teardown(test_stall_start_event, h_teardown),
         cmocka_unit_test(test_timer_walk_skips_settled),
+        cmocka_unit_test(test_compact_widens),
+        cmocka_unit_test(test_compact_edges),
         cmocka_unit_test_teardown(test_config_default, h_teardown),
         cmocka_unit_test_teardown(test_sender_side, h_teardown),
         cmocka_unit_test_teardown(test_names, h_teardown),
