@@ -230,6 +230,31 @@ struct flow_key { /* 40 bytes: flow_table.c hashes it as five 64-bit words */
     uint8_t pad[3];
 };
 
+/* Both addresses of an IPv6 connection, in key order (flow table blocks). */
+struct ip_pair {
+    struct ip_addr lo;
+    struct ip_addr hi;
+};
+
+/* The key a connection keeps: the flow key above in 16 bytes. An IPv4
+ * address is its 4 bytes (the flow key's other 12 are zero); IPv6 addresses
+ * live in a block of the flow table's the key points to. Lookups build a
+ * struct flow_key from the packet and compare it with this (flow_table.c). */
+struct conn_key {
+    union {
+        uint32_t v4[2];     /* ip_version 4: the lo and hi addresses */
+        struct ip_pair *v6; /* ip_version 6 */
+    } addr;
+    uint16_t port_lo;
+    uint16_t port_hi;
+    uint8_t ip_version;
+    uint8_t pad[3];
+};
+
+/* ck = k, the IPv6 addresses (if any) copied to *v6 (which ck then points
+ * to; unused for IPv4). */
+void conn_key_set(struct conn_key *ck, const struct flow_key *k, struct ip_pair *v6);
+
 /* How the handshake was seen. */
 enum handshake_seen {
     HS_MISSING = 0, /* neither the SYN nor the SYN-ACK is in the capture */
@@ -293,7 +318,7 @@ struct conn_rare {
 
 struct conn {
     /* What most segments touch, in the first four cache lines ... */
-    struct flow_key key;       /* index key (canonical) */
+    struct conn_key key;       /* index key (canonical) */
     uint32_t idx;              /* flow table pool index */
     uint32_t hash;             /* hash of key (flow table) */
     uint16_t flags;            /* CONN_* */
@@ -351,6 +376,11 @@ bool conn_widen(struct flow_table *t, struct conn *c);
 /* The wide value of a compact field of c (c must be wide). */
 int64_t conn_wide_get(const struct conn *c, const void *field);
 void conn_wide_set(struct conn *c, void *field, int64_t v);
+/* A time or duration v that is not a whole number of c's units (a
+ * nanosecond time in a capture that said microseconds): c's units made
+ * finer, the values so far converted, and v stored in field, when they all
+ * fit then; false otherwise (the caller makes c wide). */
+bool conn_refine(struct conn *c, void *field, int64_t v);
 /* Every compact field of c (compact still) as a 64-bit value, into w. */
 void conn_wide_fill(const struct conn *c, struct conn_wide *w);
 
@@ -429,7 +459,7 @@ static inline void conn_set_frame(struct flow_table *t, struct conn *c, cframe32
 bool name_lookup(const char *const *names, unsigned count, const char *name, unsigned *index);
 
 /* Address and port of a side, in the connection's orientation. */
-const struct ip_addr *conn_addr(const struct conn *c, enum side s);
+struct ip_addr conn_addr(const struct conn *c, enum side s);
 uint16_t conn_port(const struct conn *c, enum side s);
 
 /* Bytes sent by side s that the peer has not acknowledged (0 if unknown). */

@@ -40,11 +40,11 @@
 #include "conn.h"
 #include "hugemem.h"
 
-/* Connections per pool chunk: 256 x 416 bytes stays below the size from
+/* Connections per pool chunk: 256 x 272 bytes stays below the size from
  * which allocators (glibc's, ASan's) map every block afresh. */
 #define FLOW_CHUNK 256u
 /* The first chunks come from malloc(); from the ninth on (2,048 connections)
- * they are carved from blocks of huge pages (hugemem.h), 19 chunks (~2 MB)
+ * they are carved from blocks of huge pages (hugemem.h), 30 chunks (~2 MB)
  * a block, as is an index of 1 MiB or more (131,072 slots: from 32,769
  * connections). */
 #define FLOW_SMALL_CHUNKS 8u
@@ -70,6 +70,9 @@ struct flow_list {
     size_t count;
 };
 
+struct v6_slab;
+union v6_block;
+
 struct flow_table {
     uint64_t *slots;          /* index: (hash << 32) | (pool index + 1); 0 = empty */
     size_t mask;              /* slots - 1 (a power of two), 0 before the first add */
@@ -87,7 +90,11 @@ struct flow_table {
     uint32_t walk;            /* pool index + 1 of the active list's walk mark, 0: its head */
     struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
     uint32_t n_rare_spare;        /* their frame_rst; at most FLOW_RARE_SPARES */
+    bool index_retired;           /* flow_table_retire_index() was called */
+    struct v6_slab *v6_slabs;     /* blocks for IPv6 connections' addresses ... */
+    union v6_block *v6_free;      /* ... and the free ones */
     uint64_t wide;                /* connections made wide (conn_widen) */
+    uint64_t refined;             /* times when a connection's units were made finer */
     uint64_t widen_failed;        /* values saturated: no memory for a wide block */
 };
 
@@ -98,6 +105,13 @@ void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_
 uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo);
 
 void flow_table_init(struct flow_table *t);
+/* For the end of the table's life, when the connections still held are
+ * emitted one by one: the index is no longer kept (finds return NULL, adds
+ * fail, flow_table_remove() leaves it alone) and its memory, at least 16
+ * bytes per connection held (the index is at most half full), is the
+ * caller's scratch until flow_table_destroy() frees it: *bytes of it, or
+ * NULL when there is none. So sorting them does not raise the peak. */
+void *flow_table_retire_index(struct flow_table *t, size_t *bytes);
 /* Frees every connection still held, and the pool and index. */
 void flow_table_destroy(struct flow_table *t);
 

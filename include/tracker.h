@@ -126,7 +126,9 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
 /* Let time pass (live mode, or before finishing): expire lingering
  * connections and fire timers (timed_out events). */
 void tracker_advance(struct tracker *t, int64_t now_ns);
-/* End of input: emit every connection still held, in start order. */
+/* End of input: emit every connection still held, in start order. The
+ * tracker takes no more packets after it (new connections would fail: the
+ * table's index is retired, its memory used to sort them). */
 void tracker_finish(struct tracker *t);
 /* Frees the table (connections still held are dropped silently). */
 void tracker_destroy(struct tracker *t);

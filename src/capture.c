@@ -7,9 +7,10 @@
  * which may or may not be gzip) is wrapped in a FILE whose reads go through
  * zlib (fopencookie). zlib passes data that is not gzip through unchanged.
  *
- * Timestamps are always requested in nanoseconds; ts_digits says whether
+ * Files: timestamps are requested in nanoseconds; ts_digits says whether
  * the file itself had nanosecond resolution (classic pcap magic 0xa1b23c4d),
- * so reports do not print digits the capture never had.
+ * so reports do not print digits the capture never had. Live: microseconds,
+ * as tcpdump records them (capture_open_live()).
  *
  * Damage: pcap_next_ex() failing in the middle of a file means a truncated
  * or corrupt record; everything read before stays valid.
@@ -55,7 +56,7 @@ struct capture {
     int dlt;
     int ts_digits;
     bool live;
-    bool usec_ts;           /* live: libpcap delivers microseconds (no nanosecond support) */
+    bool usec_ts;           /* live: libpcap delivers microseconds (as asked) */
     volatile sig_atomic_t stop;
     uint64_t next_number;
     int timeout_ms;
@@ -797,9 +798,9 @@ static int64_t ts_to_ns(int64_t sec, int64_t frac_ns)
 static void fill_frame(struct capture *cap, const struct pcap_pkthdr *h, const uint8_t *data,
                        struct frame *f)
 {
-    int64_t frac = (int64_t)h->ts.tv_usec; /* nanoseconds, as requested at open */
+    int64_t frac = (int64_t)h->ts.tv_usec; /* nanoseconds for a file, as requested at open */
     if (cap->usec_ts)
-        frac *= 1000; /* a live device without nanosecond support */
+        frac *= 1000; /* live: microseconds */
     f->ts_ns = ts_to_ns((int64_t)h->ts.tv_sec, frac);
     f->number = cap->next_number++;
     f->caplen = h->caplen;

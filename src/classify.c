@@ -183,7 +183,8 @@ static void reason_refused(const struct conn *c, char *buf, size_t len)
     const struct conn_rare *rare = conn_rare(c);
     char ip[64];
     if ((c->flags & CONN_RST) && c->rst_side == SIDE_SERVER) {
-        ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, ip, sizeof ip);
+        struct ip_addr server = conn_addr(c, SIDE_SERVER);
+        ip_addr_format(&server, c->key.ip_version, ip, sizeof ip);
         snprintf(buf, len,
                  "The SYN to port %u was answered by RST from %s (TTL %u) and no SYN-ACK: "
                  "nothing listens there, or a firewall rejects it with a reset.",

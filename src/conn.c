@@ -5,8 +5,9 @@
  */
 #include "conn.h"
 
-#include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const tcp_state_names[TCP_STATE__COUNT] = {
@@ -81,11 +82,35 @@ const char *reset_phase_name(enum reset_phase p)
     return "unknown";
 }
 
-const struct ip_addr *conn_addr(const struct conn *c, enum side s)
+struct ip_addr conn_addr(const struct conn *c, enum side s)
 {
     bool lo = ((c->flags & CONN_CLIENT_IS_LO) != 0) == (s == SIDE_CLIENT);
-    return lo ? &c->key.addr_lo : &c->key.addr_hi;
+    if (c->key.ip_version == 6)
+        return lo ? c->key.addr.v6->lo : c->key.addr.v6->hi;
+    struct ip_addr a;
+    memset(&a, 0, sizeof a);
+    memcpy(a.b, &c->key.addr.v4[lo ? 0 : 1], 4);
+    return a;
 }
+
+void conn_key_set(struct conn_key *ck, const struct flow_key *k, struct ip_pair *v6)
+{
+    memset(ck, 0, sizeof *ck);
+    if (k->ip_version == 6) {
+        v6->lo = k->addr_lo;
+        v6->hi = k->addr_hi;
+        ck->addr.v6 = v6;
+    } else {
+        memcpy(&ck->addr.v4[0], k->addr_lo.b, 4);
+        memcpy(&ck->addr.v4[1], k->addr_hi.b, 4);
+    }
+    ck->port_lo = k->port_lo;
+    ck->port_hi = k->port_hi;
+    ck->ip_version = k->ip_version;
+}
+
+_Static_assert(offsetof(struct conn_key, port_lo) == 8 && offsetof(struct flow_key, port_lo) == 32,
+               "the ports, version and padding are one word in both keys");
 
 uint16_t conn_port(const struct conn *c, enum side s)
 {
@@ -190,7 +215,10 @@ static unsigned wide_slot(const struct conn *c, const void *field)
 {
     size_t off = (size_t)((const char *)field - (const char *)c);
     unsigned slot = off < sizeof *c && off % 4 == 0 ? slot_by_pos[off / 4] : 0;
-    assert(slot != 0);
+    if (slot == 0) { /* a compact field missing from CONN_COMPACT_FIELDS: a bug */
+        fprintf(stderr, "tcptriage: internal error: no wide slot at offset %zu\n", off);
+        abort();
+    }
     return slot - 1;
 }
 
@@ -202,6 +230,45 @@ int64_t conn_wide_get(const struct conn *c, const void *field)
 void conn_wide_set(struct conn *c, void *field, int64_t v)
 {
     c->rare->wide->v[wide_slot(c, field)] = v;
+}
+
+bool conn_refine(struct conn *c, void *field, int64_t v)
+{
+    const struct compact_field *cf = &compact_fields[wide_slot(c, field)];
+    if (cf->kind == K_FRAME || c->tunit == 0)
+        return false;
+    int64_t d = cf->kind == K_TIME ? v - c->start_ns : v;
+    if (d < 0 || (cf->kind == K_TIME && v == 0))
+        return false;
+    unsigned k = c->tunit; /* the coarsest unit v is a whole number of */
+    while (k > 0 && d % conn_pow10[k] != 0)
+        k--;
+    if (k == c->tunit || d / conn_pow10[k] >= (int64_t)UINT32_MAX)
+        return false;
+    /* the values so far, in the finer unit: do they all still fit? */
+    uint64_t f = (uint64_t)conn_pow10[c->tunit - k];
+    for (unsigned i = 0; i < CONN_WIDE_SLOTS; i++) {
+        uint32_t x;
+        memcpy(&x, (const char *)c + compact_fields[i].off, sizeof x);
+        if (compact_fields[i].kind == K_TIME && x && (uint64_t)(x - 1) * f >= UINT32_MAX)
+            return false;
+        if (compact_fields[i].kind == K_DUR && (uint64_t)x * f > UINT32_MAX)
+            return false;
+    }
+    for (unsigned i = 0; i < CONN_WIDE_SLOTS; i++) {
+        char *p = (char *)c + compact_fields[i].off;
+        uint32_t x;
+        memcpy(&x, p, sizeof x);
+        if (compact_fields[i].kind == K_TIME && x)
+            x = (uint32_t)((uint64_t)(x - 1) * f + 1);
+        else if (compact_fields[i].kind == K_DUR)
+            x = (uint32_t)((uint64_t)x * f);
+        memcpy(p, &x, sizeof x);
+    }
+    c->tunit = (uint8_t)k;
+    uint32_t nv = (uint32_t)(d / conn_pow10[k]) + (cf->kind == K_TIME ? 1u : 0u);
+    memcpy(field, &nv, sizeof nv);
+    return true;
 }
 
 void conn_wide_fill(const struct conn *c, struct conn_wide *w)

@@ -458,7 +458,7 @@ static void *room_for_one(void *v, size_t n, size_t *cap, size_t elem)
 static void svc_key_of(const struct conn *c, struct svc_key *k)
 {
     memset(k, 0, sizeof *k);
-    k->addr = *conn_addr(c, SIDE_SERVER);
+    k->addr = conn_addr(c, SIDE_SERVER);
     k->port = conn_port(c, SIDE_SERVER);
     k->ip_version = c->key.ip_version;
 }
@@ -496,7 +496,7 @@ static struct pair *pair_get(struct findings *fs, const struct conn *c,
 {
     struct pair_key k;
     memset(&k, 0, sizeof k);
-    k.client = *conn_addr(c, SIDE_CLIENT);
+    k.client = conn_addr(c, SIDE_CLIENT);
     k.svc = *svc;
     uint32_t h = fasthash(&k, sizeof k);
     struct rec_probe pr = rec_index_probe(&fs->pair_ix, h);
@@ -658,8 +658,10 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     if (v->verdict == VERDICT_HALF_OPEN) {
         if (!s->half_open_sources)
             s->half_open_sources = calloc(1, sizeof *s->half_open_sources);
-        if (s->half_open_sources)
-            lincount_add(s->half_open_sources, conn_addr(c, SIDE_CLIENT));
+        if (s->half_open_sources) {
+            struct ip_addr source = conn_addr(c, SIDE_CLIENT);
+            lincount_add(s->half_open_sources, &source);
+        }
         if (sv->syns <= 1 && now_ns - conn_time(c, &sv->ts_syn) >= 1500000000LL)
             s->half_open_cookie++;
         else if (sv->syns > 1)
@@ -1275,8 +1277,9 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
     f->kind = FINDING_KEEPALIVE;
     f->confidence = CONFIDENCE_HIGH;
     char a[48], b[48], gap[32], idle[32];
-    ip_addr_format(conn_addr(c, SIDE_CLIENT), c->key.ip_version, a, sizeof a);
-    ip_addr_format(conn_addr(c, SIDE_SERVER), c->key.ip_version, b, sizeof b);
+    struct ip_addr client = conn_addr(c, SIDE_CLIENT), server = conn_addr(c, SIDE_SERVER);
+    ip_addr_format(&client, c->key.ip_version, a, sizeof a);
+    ip_addr_format(&server, c->key.ip_version, b, sizeof b);
     snprintf(f->subject, sizeof f->subject, "%s:%u -> %s:%u", a, conn_port(c, SIDE_CLIENT), b,
              conn_port(c, SIDE_SERVER));
     classify_fmt_duration(gap, sizeof gap, e_rare->keepalive_gap_ns);

@@ -85,12 +85,25 @@ _Static_assert(offsetof(struct flow_key, port_lo) == 32 &&
                    offsetof(struct flow_key, ip_version) == 36,
                "flow_key_make() writes the ports, version and padding as one word");
 
-static bool key_equal(const struct flow_key *a, const struct flow_key *b)
+_Static_assert(offsetof(struct conn_key, port_lo) == 8 && sizeof(struct conn_key) == 16,
+               "the ports, version and padding are one 8-byte word in both keys");
+
+/* Is the connection's key ck the flow key k? */
+static bool key_equal(const struct conn_key *ck, const struct flow_key *k)
 {
-    uint64_t x[5], y[5];
-    memcpy(x, a, sizeof x);
-    memcpy(y, b, sizeof y);
-    return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+    uint64_t a, b;
+    memcpy(&a, &ck->port_lo, 8);
+    memcpy(&b, &k->port_lo, 8);
+    if (a != b)
+        return false;
+    if (k->ip_version == 6)
+        return memcmp(ck->addr.v6, k, sizeof *ck->addr.v6) == 0;
+    /* IPv4: a flow key's addresses are their 4 bytes, then zeros (always:
+     * the decoder writes them so), so the 4 bytes decide */
+    uint32_t lo, hi;
+    memcpy(&lo, k->addr_lo.b, 4);
+    memcpy(&hi, k->addr_hi.b, 4);
+    return ((lo ^ ck->addr.v4[0]) | (hi ^ ck->addr.v4[1])) == 0;
 }
 
 /* ---- age lists ---------------------------------------------------------- */
@@ -315,7 +328,66 @@ static void index_delete(struct flow_table *t, size_t i)
     }
 }
 
+/* ---- IPv6 addresses ----------------------------------------------------- */
+
+/* IPv6 connections keep their addresses out of the key (struct conn_key),
+ * in 32-byte blocks carved from slabs: no malloc header each. The slabs stay
+ * until the table is destroyed, as the pool does. */
+#define V6_SLAB_BLOCKS 127
+union v6_block {
+    struct ip_pair pair;  /* in use */
+    union v6_block *next; /* free */
+};
+struct v6_slab {
+    struct v6_slab *next;
+    union v6_block blocks[V6_SLAB_BLOCKS];
+};
+
+static void v6_put(struct flow_table *t, struct ip_pair *p)
+{
+    union v6_block *b = (union v6_block *)p; /* its first member */
+    b->next = t->v6_free;
+    t->v6_free = b;
+    t->bytes -= sizeof *p;
+}
+
+static struct ip_pair *v6_take(struct flow_table *t)
+{
+    if (!t->v6_free) {
+        struct v6_slab *sl = malloc(sizeof *sl);
+        if (!sl)
+            return NULL;
+        sl->next = t->v6_slabs;
+        t->v6_slabs = sl;
+        for (unsigned i = 0; i < V6_SLAB_BLOCKS; i++) {
+            sl->blocks[i].next = t->v6_free;
+            t->v6_free = &sl->blocks[i];
+        }
+    }
+    union v6_block *b = t->v6_free;
+    t->v6_free = b->next;
+    t->bytes += sizeof b->pair;
+    return &b->pair;
+}
+
+static void v6_free_all(struct flow_table *t)
+{
+    while (t->v6_slabs) {
+        struct v6_slab *sl = t->v6_slabs;
+        t->v6_slabs = sl->next;
+        free(sl);
+    }
+    t->v6_free = NULL;
+}
+
 /* ---- table -------------------------------------------------------------- */
+
+void *flow_table_retire_index(struct flow_table *t, size_t *bytes)
+{
+    t->index_retired = true;
+    *bytes = t->slots ? (t->mask + 1) * sizeof *t->slots : 0;
+    return t->slots;
+}
 
 /* A spare rare block links to the next through its first field. */
 static struct conn_rare *rare_spare_next(const struct conn_rare *r)
@@ -343,6 +415,7 @@ void flow_table_destroy(struct flow_table *t)
         free(r);
     }
     chunks_free(t);
+    v6_free_all(t);
     free(t->chunks);
     free(t->links);
     slots_free(t->slots, t->mask + 1);
@@ -399,7 +472,7 @@ struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
 
 struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key *k, uint32_t h)
 {
-    if (!t->mask)
+    if (!t->mask || t->index_retired)
         return NULL;
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         uint64_t s = t->slots[i];
@@ -422,12 +495,18 @@ struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k)
 
 struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash)
 {
-    if ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t))
+    if (t->index_retired || ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t)))
+        return NULL;
+    struct ip_pair *v6 = NULL;
+    if (k->ip_version == 6 && !(v6 = v6_take(t)))
         return NULL;
     struct conn *c = pool_take(t);
-    if (!c)
+    if (!c) {
+        if (v6)
+            v6_put(t, v6);
         return NULL;
-    c->key = *k;
+    }
+    conn_key_set(&c->key, k, v6);
     c->hash = hash;
     size_t i = c->hash & t->mask;
     while (t->slots[i])
@@ -464,7 +543,8 @@ void flow_table_mark_done(struct flow_table *t, struct conn *c)
 void flow_table_remove(struct flow_table *t, struct conn *c)
 {
     list_unlink(t, list_of(t, c), c);
-    index_delete(t, index_slot(t, c));
+    if (!t->index_retired)
+        index_delete(t, index_slot(t, c));
     t->count--;
     t->bytes -= sizeof *c + (c->rare ? sizeof *c->rare : 0) +
                 (c->flags & CONN_WIDE ? sizeof(struct conn_wide) : 0);
@@ -510,6 +590,11 @@ bool conn_widen(struct flow_table *t, struct conn *c)
 
 void conn_set_wide(struct flow_table *t, struct conn *c, void *field, int64_t v)
 {
+    if (!(c->flags & CONN_WIDE) && conn_refine(c, field, v)) {
+        if (t)
+            t->refined++;
+        return;
+    }
     if (conn_widen(t, c))
         conn_wide_set(c, field, v);
     else
@@ -518,6 +603,10 @@ void conn_set_wide(struct flow_table *t, struct conn *c, void *field, int64_t v)
 
 void flow_table_free_conn(struct flow_table *t, struct conn *c)
 {
+    if (c->key.ip_version == 6 && c->key.addr.v6) {
+        v6_put(t, c->key.addr.v6);
+        c->key.addr.v6 = NULL;
+    }
     if (c->rare) {
         free(c->rare->wide);
         c->rare->wide = NULL;

@@ -237,6 +237,17 @@ int main(int argc, char **argv)
     const char *source = live ? o.iface : (strcmp(o.read_path, "-") == 0 ? "stdin" : o.read_path);
     analyzer_finish(&a, source, capture_link_name(cap), damage);
     bool fail = a.fail_hit;
+    /* Out of memory on the way: say what it cost (never seen in a normal run). */
+    if (a.tracker.cnt.alloc_failures || a.tracker.table.widen_failed)
+        fprintf(stderr,
+                "tcptriage: warning: out of memory: %llu connections not tracked, %llu times or "
+                "frame numbers saturated\n",
+                (unsigned long long)a.tracker.cnt.alloc_failures,
+                (unsigned long long)a.tracker.table.widen_failed);
+    if (getenv("TCPTRIAGE_DEBUG_WIDE")) /* tests/compact.py */
+        fprintf(stderr, "tcptriage: debug: %llu connections wide, units refined %llu times\n",
+                (unsigned long long)a.tracker.table.wide,
+                (unsigned long long)a.tracker.table.refined);
     analyzer_destroy(&a);
     rep->ops->destroy(rep);
     g_live_capture = NULL;

@@ -255,9 +255,10 @@ static void json_connection(struct reporter *base, const struct conn *c,
     w->f = base->cfg.out;
     jw_lit(w, "{\"type\":\"connection\"");
     jw_key_u64(w, "id", c->id);
-    jw_addr(w, "client", conn_addr(c, SIDE_CLIENT), ver);
+    struct ip_addr client = conn_addr(c, SIDE_CLIENT), server = conn_addr(c, SIDE_SERVER);
+    jw_addr(w, "client", &client, ver);
     jw_key_u64(w, "client_port", conn_port(c, SIDE_CLIENT));
-    jw_addr(w, "server", conn_addr(c, SIDE_SERVER), ver);
+    jw_addr(w, "server", &server, ver);
     jw_key_u64(w, "server_port", conn_port(c, SIDE_SERVER));
     jw_key_u64(w, "ip_version", (uint64_t)ver);
     jw_key_name(w, "verdict", verdict_name(v->verdict));
@@ -369,9 +370,10 @@ static void json_event(struct reporter *base, const struct conn *c, enum tracker
     fprintf(f, "{\"type\":\"event\",\"event\":\"%s\",\"id\":%llu", tracker_event_name(ev),
             (unsigned long long)c->id);
     put_time(f, "time", now_ns, base->cfg.ts_digits);
-    put_addr(f, "client", conn_addr(c, SIDE_CLIENT), c->key.ip_version);
+    struct ip_addr client = conn_addr(c, SIDE_CLIENT), server = conn_addr(c, SIDE_SERVER);
+    put_addr(f, "client", &client, c->key.ip_version);
     fprintf(f, ",\"client_port\":%u", conn_port(c, SIDE_CLIENT));
-    put_addr(f, "server", conn_addr(c, SIDE_SERVER), c->key.ip_version);
+    put_addr(f, "server", &server, c->key.ip_version);
     fprintf(f, ",\"server_port\":%u,\"frame\":%llu,\"detail\":\"", conn_port(c, SIDE_SERVER),
             (unsigned long long)conn_frame(c, &c->last_frame));
     report_json_escape(f, detail ? detail : "");

@@ -88,7 +88,8 @@ static void fmt_clock(char *buf, size_t len, int64_t ns, int digits)
 static void fmt_endpoint(char *buf, size_t len, const struct conn *c, enum side s)
 {
     char ip[64];
-    report_fmt_addr(conn_addr(c, s), c->key.ip_version, ip, sizeof ip);
+    struct ip_addr a = conn_addr(c, s);
+    report_fmt_addr(&a, c->key.ip_version, ip, sizeof ip);
     if (c->key.ip_version == 6)
         snprintf(buf, len, "[%s]:%u", ip, conn_port(c, s));
     else
@@ -109,7 +110,8 @@ static void note_kind(struct text_reporter *r, const struct conn *c, const struc
     struct kind_example *k = &r->kinds[kind_index(v->verdict, (enum stall_kind)v->stall.kind)];
     if (k->count++ > 0)
         return;
-    report_fmt_addr(conn_addr(c, SIDE_SERVER), c->key.ip_version, k->server, sizeof k->server);
+    struct ip_addr server = conn_addr(c, SIDE_SERVER);
+    report_fmt_addr(&server, c->key.ip_version, k->server, sizeof k->server);
     k->port = conn_port(c, SIDE_SERVER);
     /* The peer of the host where the checks run. */
     enum side peer = SIDE_CLIENT;
@@ -118,7 +120,8 @@ static void note_kind(struct text_reporter *r, const struct conn *c, const struc
     else if (v->verdict == VERDICT_STALLED)
         peer = v->stall.kind == STALL_UNACKED_DATA ? (enum side)v->stall.blamed
                                                    : side_peer((enum side)v->stall.blamed);
-    report_fmt_addr(conn_addr(c, peer), c->key.ip_version, k->peer, sizeof k->peer);
+    struct ip_addr peer_addr = conn_addr(c, peer);
+    report_fmt_addr(&peer_addr, c->key.ip_version, k->peer, sizeof k->peer);
 }
 
 static void text_connection(struct reporter *base, const struct conn *c,

@@ -289,10 +289,9 @@ static void endpoint_event(struct tracker *t, struct endpoint *e, enum ep_event 
 
 enum side tracker_sender_side(const struct conn *c, const struct tcp_segment *seg)
 {
-    const struct ip_addr *ca = conn_addr(c, SIDE_CLIENT);
-    if (seg->sport == conn_port(c, SIDE_CLIENT) && memcmp(ca, &seg->src, sizeof *ca) == 0 &&
-        (seg->dport != conn_port(c, SIDE_SERVER) ||
-         memcmp(conn_addr(c, SIDE_SERVER), &seg->dst, sizeof *ca) == 0))
+    struct ip_addr ca = conn_addr(c, SIDE_CLIENT), sa = conn_addr(c, SIDE_SERVER);
+    if (seg->sport == conn_port(c, SIDE_CLIENT) && memcmp(&ca, &seg->src, sizeof ca) == 0 &&
+        (seg->dport != conn_port(c, SIDE_SERVER) || memcmp(&sa, &seg->dst, sizeof sa) == 0))
         return SIDE_CLIENT;
     return SIDE_SERVER;
 }
@@ -1340,7 +1339,13 @@ void tracker_finish(struct tracker *t)
     size_t n = t->table.count, i = 0;
     if (n == 0)
         return;
-    struct by_id *all = malloc(n * sizeof *all);
+    /* Sorted in the index's memory (the index is no longer needed): the
+     * end of a run with a full table does not need 16 more bytes for each. */
+    size_t scratch = 0;
+    struct by_id *all = flow_table_retire_index(&t->table, &scratch);
+    bool owned = !all || scratch < n * sizeof *all;
+    if (owned)
+        all = malloc(n * sizeof *all);
     if (!all) {
         /* No memory to sort: emit in table order rather than lose them. */
         struct conn *c;
@@ -1363,7 +1368,8 @@ void tracker_finish(struct tracker *t)
         struct conn *c = all[j].c;
         emit_and_free(t, c, (c->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END, t->now_ns);
     }
-    free(all);
+    if (owned)
+        free(all);
 }
 
 void tracker_destroy(struct tracker *t)

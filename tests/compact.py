@@ -3,24 +3,28 @@
 """Compact evidence changes no result.
 
 A connection keeps most of its times and frame numbers as 32-bit offsets
-from its start, in units of the capture's timestamp resolution, and becomes
-"wide" (64-bit values in its rare block) when one does not fit
-(include/conn.h, "Compact evidence"). TCPTRIAGE_TIME_UNIT=K makes the unit
-10^K ns whatever the capture: with K=9 (one second) no timestamp of these
-captures is a whole number of units, so every connection goes wide at its
-first time (the wide path alone); with K=0 on a microsecond capture the
-offsets cover 4.3 s, so the longer connections go wide in their middle,
-their values so far copied over (the switch). The default unit keeps
-almost every connection compact. All three must give byte-identical output
-(JSON and text), standard error and exit status, on every capture in
-CAPTURES, SHARED/captures/** (when present), and synthetic captures from
-bench/gen in micro- and nanosecond variants (the nanosecond one goes wide
-past 4.3 s by default).
+from its start, in units of the capture's timestamp resolution; a time that
+is not a whole number of units makes its units finer (when its values still
+fit), and one that does not fit makes it "wide" (64-bit values in its rare
+block) (include/conn.h, "Compact evidence"). TCPTRIAGE_TIME_UNIT=K makes the
+starting unit 10^K ns whatever the capture: with K=9 (one second) the units
+of almost every connection are made finer at its first times (the
+conversion); with K=0 on a microsecond capture the offsets cover 4.3 s, so
+the longer connections go wide in their middle, their values so far copied
+over (the switch, then the wide path). The default unit keeps almost every
+connection compact. All three must give byte-identical output (JSON and
+text), standard error and exit status, on every capture in CAPTURES,
+SHARED/captures/** (when present), and synthetic captures from bench/gen in
+micro- and nanosecond variants (the nanosecond one goes wide past 4.3 s by
+default). TCPTRIAGE_DEBUG_WIDE=1 makes tcptriage say how many connections
+went wide and how often units were refined: the synthetic runs must show
+both happening, so a knob that stopped working would not pass unnoticed.
 
 usage: compact.py TCPTRIAGE GEN CAPTURES_DIR SHARED_DIR WORK_DIR
 """
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -60,6 +64,25 @@ for name, gargs in (("mixed", ["--packets", "200k", "--concurrent", "2000", "--s
     out = os.path.join(work, f"compact-{name}.pcap")
     subprocess.run([gen, "-o", out, "--quiet"] + gargs, check=True)
     synthetic.append(out)
+
+def debug_counts(path, unit):
+    env = dict(os.environ, TCPTRIAGE_DEBUG_WIDE="1")
+    env.pop("TCPTRIAGE_TIME_UNIT", None)
+    if unit is not None:
+        env["TCPTRIAGE_TIME_UNIT"] = unit
+    p = subprocess.run([tcptriage, "-r", path, "--format", "json"], capture_output=True, env=env,
+                       timeout=600)
+    m = re.search(rb"debug: ([0-9]+) connections wide, units refined ([0-9]+) times", p.stderr)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+# The knobs do what they say (the counts tcptriage gives under TCPTRIAGE_DEBUG_WIDE).
+mixed, mixed_ns = synthetic
+for path, unit, what, index in ((mixed, "0", "wide", 0), (mixed, "9", "refined", 1),
+                                (mixed_ns, None, "wide", 0)):
+    n = debug_counts(path, unit)[index]
+    if n == 0:
+        failures.append(f"{os.path.basename(path)} TCPTRIAGE_TIME_UNIT={unit}: no connection {what}")
 
 files = sorted(glob.glob(os.path.join(captures, "**", "*.pcap*"), recursive=True))
 if os.path.isdir(os.path.join(shared, "captures")):

@@ -23,6 +23,7 @@
 
 #include "conn.h"
 #include "decode.h"
+#include "flow_table.h"
 
 /* A capture time well inside the 2020s, so times look like real ones. */
 #define SB_T0_NS 1700000000000000000LL
@@ -165,6 +166,18 @@ static inline struct conn_rare *sb_rare(struct conn *c)
         memset(c->rare, 0, sizeof *c->rare);
     }
     return c->rare;
+}
+
+/* Sets the key of a connection built by hand from a segment it carries
+ * (flow_key_make(): *src_is_lo says whether the segment's source is the
+ * key's "lo" side); IPv6 addresses go to a small static ring, as sb_rare(). */
+static inline void sb_conn_key(struct conn *c, const struct tcp_segment *seg, bool *src_is_lo)
+{
+    static struct ip_pair ring[8];
+    static unsigned next;
+    struct flow_key k;
+    flow_key_make(&k, seg, src_is_lo);
+    conn_key_set(&c->key, &k, &ring[next++ % 8]);
 }
 
 #endif

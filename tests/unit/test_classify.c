@@ -69,7 +69,7 @@ static void conn_init(struct conn *c)
     struct ip_addr cli = sb_ip4(10, 0, 0, 1), srv = sb_ip4(10, 0, 0, 2);
     struct decoded d = sb_tcp(&cli, 51000, &srv, 80, 4, TCP_SYN, 1000, 0, 0, 64240);
     bool lo;
-    flow_key_make(&c->key, &d.tcp, &lo);
+    sb_conn_key(c, &d.tcp, &lo);
     if (lo)
         c->flags |= CONN_CLIENT_IS_LO;
     c->id = 1;
@@ -534,7 +534,7 @@ static void test_refused_icmpv6_reason(void **state)
     struct ip_addr cli = sb_ip6("2001:db8::1"), srv = sb_ip6("2001:db8::2");
     struct decoded d = sb_tcp(&cli, 40000, &srv, 443, 6, TCP_SYN, 1, 0, 0, 1000);
     bool lo;
-    flow_key_make(&c.key, &d.tcp, &lo);
+    sb_conn_key(&c, &d.tcp, &lo);
     if (lo)
         c.flags |= CONN_CLIENT_IS_LO;
     c.ep[SIDE_CLIENT].flags = EP_SEEN | EP_SYN;

@@ -169,7 +169,9 @@ static void test_add_find_counts(void **state)
     assert_non_null(b);
     assert_non_null(c);
     /* zeroed, with the key */
-    assert_memory_equal(&a->key, &ka, sizeof ka);
+    struct conn_key key_a;
+    conn_key_set(&key_a, &ka, NULL); /* IPv4: no block for addresses */
+    assert_memory_equal(&a->key, &key_a, sizeof key_a);
     assert_int_equal(a->flags, 0);
     assert_int_equal(a->id, 0);
     assert_int_equal(a->ep[SIDE_CLIENT].pkts, 0);
@@ -447,6 +449,73 @@ static void test_large_table(void **state)
     flow_table_destroy(&t);
 }
 
+/* IPv6 connections keep their addresses in the table's blocks (struct
+ * conn_key): many of them (several slabs), found by their key, told apart
+ * from IPv4 connections with the same address bytes and from IPv6 ones that
+ * differ only past the first 4 bytes, their blocks reused once freed, and
+ * the table's byte count back to zero at the end. */
+static void test_v6_keys(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct flow_table t;
+    flow_table_init(&t);
+    static struct conn *c6[N], *c4[N];
+    bool lo;
+    for (unsigned i = 0; i < N; i++) {
+        struct ip_addr a = sb_ip4(10, 0, 0, 1), b = sb_ip4(10, 0, 0, 2);
+        struct flow_key k4 = key_of(&a, (uint16_t)(1000 + i), &b, 80, 4, &lo);
+        struct flow_key k6 = key_of(&a, (uint16_t)(1000 + i), &b, 80, 6, &lo);
+        c4[i] = flow_table_add(&t, &k4);
+        c6[i] = flow_table_add(&t, &k6);
+        assert_non_null(c4[i]);
+        assert_non_null(c6[i]);
+    }
+    assert_int_equal(t.count, 2 * N);
+    for (unsigned i = 0; i < N; i++) {
+        struct ip_addr a = sb_ip4(10, 0, 0, 1), b = sb_ip4(10, 0, 0, 2);
+        struct flow_key k4 = key_of(&a, (uint16_t)(1000 + i), &b, 80, 4, &lo);
+        struct flow_key k6 = key_of(&a, (uint16_t)(1000 + i), &b, 80, 6, &lo);
+        assert_ptr_equal(flow_table_find(&t, &k4), c4[i]);
+        assert_ptr_equal(flow_table_find(&t, &k6), c6[i]);
+        /* the same but for a byte past the first four (IPv6 only) */
+        struct ip_addr a2 = a;
+        a2.b[9] = 1;
+        struct flow_key k6b = key_of(&a2, (uint16_t)(1000 + i), &b, 80, 6, &lo);
+        assert_null(flow_table_find(&t, &k6b));
+        struct ip_addr lo_addr = conn_addr(c6[i], (c6[i]->flags & CONN_CLIENT_IS_LO) ? SIDE_CLIENT
+                                                                                      : SIDE_SERVER);
+        assert_memory_equal(&lo_addr, &k6.addr_lo, sizeof lo_addr);
+        assert_int_equal(conn_port(c4[i], SIDE_CLIENT), conn_port(c6[i], SIDE_CLIENT));
+    }
+    size_t bytes_full = t.bytes;
+    for (unsigned i = 0; i < N; i++) {
+        flow_table_remove(&t, c6[i]);
+        flow_table_free_conn(&t, c6[i]);
+    }
+    assert_int_equal(t.count, N);
+    /* freed blocks are reused: as many again, no new slab */
+    struct v6_slab *slabs = t.v6_slabs;
+    for (unsigned i = 0; i < N; i++) {
+        struct ip_addr a = sb_ip6("2001:db8::1"), b = sb_ip6("2001:db8::2");
+        struct flow_key k6 = key_of(&a, (uint16_t)(1000 + i), &b, 443, 6, &lo);
+        c6[i] = flow_table_add(&t, &k6);
+        assert_non_null(c6[i]);
+        assert_ptr_equal(flow_table_find(&t, &k6), c6[i]);
+    }
+    assert_ptr_equal(t.v6_slabs, slabs);
+    assert_int_equal(t.bytes, bytes_full);
+    for (unsigned i = 0; i < N; i++) {
+        flow_table_remove(&t, c4[i]);
+        flow_table_free_conn(&t, c4[i]);
+        flow_table_remove(&t, c6[i]);
+        flow_table_free_conn(&t, c6[i]);
+    }
+    assert_int_equal(t.count, 0);
+    assert_int_equal(t.bytes, 0);
+    flow_table_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_index_churn),
         cmocka_unit_test(test_large_table),
+        cmocka_unit_test(test_v6_keys),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
 }

@@ -413,7 +413,7 @@ static void conn_between(struct conn *c, const struct ip_addr *cli, uint16_t cpo
     memset(c, 0, sizeof *c);
     struct decoded d = sb_tcp(cli, cport, srv, sport, ver, TCP_SYN, 1, 0, 0, 1000);
     bool lo;
-    flow_key_make(&c->key, &d.tcp, &lo);
+    sb_conn_key(c, &d.tcp, &lo);
     if (lo)
         c->flags |= CONN_CLIENT_IS_LO;
     c->tunit = 3; /* microseconds, as in a classic pcap */

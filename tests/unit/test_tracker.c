@@ -30,6 +30,7 @@
 
 #include "classify.h"
 #include "conn.h"
+#include "flow_table.h"
 #include "seg_builder.h"
 #include "tracker.h"
 
@@ -43,6 +44,7 @@ struct captured {
     struct conn c;          /* copy; its list pointers are stale, c.rare points to .rare */
     struct conn_rare rare;  /* copy of the rare block (zero when it had none) */
     struct conn_wide wide;  /* copy of its wide block (CONN_WIDE) */
+    struct ip_pair v6;      /* copy of its IPv6 addresses */
     struct verdict_info v;  /* classify_connection() at emit time */
     enum conn_end why;
     int64_t now_ns;
@@ -76,6 +78,10 @@ static void on_emit(void *ctx, const struct conn *c, enum conn_end why, int64_t 
     if (c->flags & CONN_WIDE) {
         k->wide = *c->rare->wide;
         k->rare.wide = &k->wide;
+    }
+    if (c->key.ip_version == 6) {
+        k->v6 = *c->key.addr.v6;
+        k->c.key.addr.v6 = &k->v6;
     }
     k->why = why;
     k->now_ns = now_ns;
@@ -293,8 +299,10 @@ static void check_clean(const struct harness *h)
     assert_int_equal(c->id, 1);
     assert_int_equal(conn_port(c, SIDE_CLIENT), 51000);
     assert_int_equal(conn_port(c, SIDE_SERVER), 80);
-    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[F_A].cli, sizeof(struct ip_addr));
-    assert_memory_equal(conn_addr(c, SIDE_SERVER), &flows[F_A].srv, sizeof(struct ip_addr));
+    assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_CLIENT)}, &flows[F_A].cli,
+                        sizeof(struct ip_addr));
+    assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_SERVER)}, &flows[F_A].srv,
+                        sizeof(struct ip_addr));
     assert_int_equal(c->first_frame, 1);
     assert_int_equal(conn_frame(c, &c->last_frame), 9);
     assert_int_equal(c->start_ns, SB_T0_NS);
@@ -661,8 +669,10 @@ static void check_roles_guessed(const struct harness *h, enum flow_index fl)
     assert_true(c->flags & CONN_ESTABLISHED);
     assert_int_equal(conn_port(c, SIDE_CLIENT), flows[fl].cport);
     assert_int_equal(conn_port(c, SIDE_SERVER), flows[fl].sport);
-    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[fl].cli, sizeof(struct ip_addr));
-    assert_memory_equal(conn_addr(c, SIDE_SERVER), &flows[fl].srv, sizeof(struct ip_addr));
+    assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_CLIENT)}, &flows[fl].cli,
+                        sizeof(struct ip_addr));
+    assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_SERVER)}, &flows[fl].srv,
+                        sizeof(struct ip_addr));
 }
 
 static void check_midstream_8118(const struct harness *h)
@@ -727,7 +737,8 @@ static void check_ipv6(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     assert_int_equal(c->key.ip_version, 6);
-    assert_memory_equal(conn_addr(c, SIDE_CLIENT), &flows[F_V6].cli, sizeof(struct ip_addr));
+    assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_CLIENT)}, &flows[F_V6].cli,
+                        sizeof(struct ip_addr));
     assert_int_equal(conn_port(c, SIDE_SERVER), 443);
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
 }
@@ -1183,45 +1194,126 @@ static void test_compact_widens(void **state)
     assert_int_equal(conn_time(a, &a->long_gap_end), SB_T0_NS + later * 1000);
     assert_int_equal(h->out[1].v.verdict, VERDICT_CLOSED);
     assert_int_equal(h->out[1].v.verdict_frame, big + 1);
+    assert_int_equal(h->t.table.bytes, 0); /* the wide block counted out too */
     h_free(h);
 }
 
-/* Setting a compact value at the edges of its range, by hand. */
+/* A connection of a table, alone on its tuple, with microsecond units. */
+static struct conn *edge_conn(struct flow_table *t, uint16_t port)
+{
+    struct flow_key k;
+    memset(&k, 0, sizeof k);
+    k.ip_version = 4;
+    k.port_lo = port;
+    k.port_hi = 80;
+    struct conn *c = flow_table_add(t, &k);
+    assert_non_null(c);
+    c->tunit = 3;
+    c->start_ns = SB_T0_NS;
+    c->first_frame = 100;
+    return c;
+}
+
+/* Compact values at the edges of their range, finer units, and the switch
+ * to wide, by hand on connections of a table. */
 static void test_compact_edges(void **state)
 {
     (void)state;
-    struct conn c;
-    memset(&c, 0, sizeof c);
-    c.tunit = 3;
-    c.start_ns = SB_T0_NS;
-    c.first_frame = 100;
-    const int64_t top = SB_T0_NS + (int64_t)(UINT32_MAX - 2) * 1000; /* the last that fits */
-    conn_set_time(NULL, &c, &c.established, top);
-    assert_int_equal(conn_time(&c, &c.established), top);
-    conn_set_time(NULL, &c, &c.established, 0);
-    assert_int_equal(conn_time(&c, &c.established), 0);
-    conn_set_time(NULL, &c, &c.established, SB_T0_NS);
-    assert_int_equal(conn_time(&c, &c.established), SB_T0_NS);
-    conn_set_dur(NULL, &c, &c.max_idle, (int64_t)UINT32_MAX * 1000);
-    assert_int_equal(conn_dur(&c, &c.max_idle), (int64_t)UINT32_MAX * 1000);
-    conn_set_frame(NULL, &c, &c.last_frame, 100 + (uint64_t)UINT32_MAX - 1);
-    assert_int_equal(conn_frame(&c, &c.last_frame), 100 + (uint64_t)UINT32_MAX - 1);
-    conn_set_frame(NULL, &c, &c.last_frame, 0);
-    assert_int_equal(conn_frame(&c, &c.last_frame), 0);
-    assert_false(c.flags & CONN_WIDE);
-    /* one unit more, a part of a unit, or before the start: wide (here, with
-     * no table to allocate from, saturated) */
-    conn_set_time(NULL, &c, &c.established, top + 1000);
-    assert_int_equal(c.established.v, UINT32_MAX);
-    conn_set_time(NULL, &c, &c.established, SB_T0_NS + 1500);
-    assert_int_equal(c.established.v, UINT32_MAX);
-    conn_set_time(NULL, &c, &c.established, SB_T0_NS - 1000);
-    assert_int_equal(c.established.v, UINT32_MAX);
-    conn_set_dur(NULL, &c, &c.max_idle, -1000);
-    assert_int_equal(c.max_idle.v, UINT32_MAX);
-    conn_set_frame(NULL, &c, &c.last_frame, 99);
-    assert_int_equal(c.last_frame.v, UINT32_MAX);
-    assert_false(c.flags & CONN_WIDE);
+    struct flow_table t;
+    flow_table_init(&t);
+
+    /* The last values that fit stay compact and read back exactly. */
+    struct conn *a = edge_conn(&t, 1);
+    const int64_t top = SB_T0_NS + (int64_t)(UINT32_MAX - 1) * 1000;
+    conn_set_time(&t, a, &a->established, top);
+    conn_set_dur(&t, a, &a->max_idle, (int64_t)UINT32_MAX * 1000);
+    conn_set_frame(&t, a, &a->last_frame, 100 + (uint64_t)UINT32_MAX - 1);
+    conn_set_time(&t, a, &a->long_gap_end, SB_T0_NS);
+    conn_set_frame(&t, a, &a->frame_established, 0);
+    assert_false(a->flags & CONN_WIDE);
+    assert_int_equal(conn_time(a, &a->established), top);
+    assert_int_equal(conn_dur(a, &a->max_idle), (int64_t)UINT32_MAX * 1000);
+    assert_int_equal(conn_frame(a, &a->last_frame), 100 + (uint64_t)UINT32_MAX - 1);
+    assert_int_equal(conn_time(a, &a->long_gap_end), SB_T0_NS);
+    assert_int_equal(conn_frame(a, &a->frame_established), 0);
+    /* one unit more: wide, and everything still exact */
+    conn_set_time(&t, a, &a->ep[SIDE_CLIENT].ts_fin, top + 1000);
+    assert_true(a->flags & CONN_WIDE);
+    assert_int_equal(conn_time(a, &a->ep[SIDE_CLIENT].ts_fin), top + 1000);
+    assert_int_equal(conn_time(a, &a->established), top);
+    assert_int_equal(conn_dur(a, &a->max_idle), (int64_t)UINT32_MAX * 1000);
+    assert_int_equal(conn_frame(a, &a->last_frame), 100 + (uint64_t)UINT32_MAX - 1);
+    assert_int_equal(conn_time(a, &a->long_gap_end), SB_T0_NS);
+    conn_set_time(&t, a, &a->ep[SIDE_CLIENT].ts_fin, 0); /* none, when wide too */
+    assert_int_equal(conn_time(a, &a->ep[SIDE_CLIENT].ts_fin), 0);
+
+    /* The first values that do not fit, each on its own connection. */
+    struct conn *b = edge_conn(&t, 2);
+    conn_set_dur(&t, b, &b->max_idle, ((int64_t)UINT32_MAX + 1) * 1000);
+    assert_true(b->flags & CONN_WIDE);
+    assert_int_equal(conn_dur(b, &b->max_idle), ((int64_t)UINT32_MAX + 1) * 1000);
+    struct conn *c = edge_conn(&t, 3);
+    conn_set_frame(&t, c, &c->last_frame, 100 + (uint64_t)UINT32_MAX);
+    assert_true(c->flags & CONN_WIDE);
+    assert_int_equal(conn_frame(c, &c->last_frame), 100 + (uint64_t)UINT32_MAX);
+    struct conn *d = edge_conn(&t, 4);
+    conn_set_frame(&t, d, &d->last_frame, 99); /* before its first frame */
+    assert_true(d->flags & CONN_WIDE);
+    assert_int_equal(conn_frame(d, &d->last_frame), 99);
+    struct conn *e = edge_conn(&t, 5);
+    conn_set_time(&t, e, &e->established, SB_T0_NS - 1000); /* before its start */
+    assert_true(e->flags & CONN_WIDE);
+    assert_int_equal(conn_time(e, &e->established), SB_T0_NS - 1000);
+    conn_set_dur(&t, e, &e->long_gap, -1000);
+    assert_int_equal(conn_dur(e, &e->long_gap), -1000);
+
+    /* Not a whole number of units: finer units, the values so far converted. */
+    struct conn *f = edge_conn(&t, 6);
+    conn_set_time(&t, f, &f->established, SB_T0_NS + SB_MS(20));
+    conn_set_dur(&t, f, &f->max_idle, SB_MS(15));
+    conn_set_time(&t, f, &f->long_gap_end, SB_T0_NS + 1500); /* 100 ns units suffice */
+    assert_false(f->flags & CONN_WIDE);
+    assert_int_equal(f->tunit, 2);
+    conn_set_dur(&t, f, &f->long_gap, 7); /* nanoseconds */
+    assert_false(f->flags & CONN_WIDE);
+    assert_int_equal(f->tunit, 0);
+    assert_int_equal(conn_time(f, &f->established), SB_T0_NS + SB_MS(20));
+    assert_int_equal(conn_dur(f, &f->max_idle), SB_MS(15));
+    assert_int_equal(conn_time(f, &f->long_gap_end), SB_T0_NS + 1500);
+    assert_int_equal(conn_dur(f, &f->long_gap), 7);
+    /* ... until the range of nanoseconds (4.3 s) is not enough */
+    conn_set_time(&t, f, &f->ep[SIDE_SERVER].ts_fin, SB_T0_NS + SB_SEC(5));
+    assert_true(f->flags & CONN_WIDE);
+    assert_int_equal(conn_time(f, &f->ep[SIDE_SERVER].ts_fin), SB_T0_NS + SB_SEC(5));
+    assert_int_equal(conn_time(f, &f->long_gap_end), SB_T0_NS + 1500);
+    /* a finer unit that would not hold the values so far: wide instead */
+    struct conn *g = edge_conn(&t, 7);
+    conn_set_time(&t, g, &g->established, SB_T0_NS + SB_SEC(60));
+    conn_set_time(&t, g, &g->long_gap_end, SB_T0_NS + 1);
+    assert_true(g->flags & CONN_WIDE);
+    assert_int_equal(g->tunit, 3);
+    assert_int_equal(conn_time(g, &g->established), SB_T0_NS + SB_SEC(60));
+    assert_int_equal(conn_time(g, &g->long_gap_end), SB_T0_NS + 1);
+    assert_int_equal(t.wide, 7);
+    assert_int_equal(t.refined, 2);
+
+    struct conn *all[] = {a, b, c, d, e, f, g};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        flow_table_remove(&t, all[i]);
+        flow_table_free_conn(&t, all[i]);
+    }
+    assert_int_equal(t.bytes, 0); /* wide and rare blocks counted out */
+    flow_table_destroy(&t);
+
+    /* Without a table to allocate from (records built by hand), a value that
+     * does not fit saturates. */
+    struct conn h;
+    memset(&h, 0, sizeof h);
+    h.tunit = 3;
+    h.start_ns = SB_T0_NS;
+    conn_set_time(NULL, &h, &h.established, SB_T0_NS + SB_SEC(5000));
+    assert_false(h.flags & CONN_WIDE);
+    assert_int_equal(h.established.v, UINT32_MAX);
 }
 
 static void test_icmp_unmatched(void **state)
