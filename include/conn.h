@@ -387,7 +387,10 @@ void conn_wide_fill(const struct conn *c, struct conn_wide *w);
 /* d / 10^tunit when d is a whole number of units (any result of 2^32 - 1
  * or more means "does not fit": a number that is not a multiple of 5^k
  * gives more than (2^64 - 1) / 5^k, over 9·10^12, by the inverse). */
-static inline uint64_t conn_units(const struct conn *c, uint64_t d)
+/* The accessors are on every segment's path: always inlined (GCC outlined
+ * them, and the segment path with them, by its size heuristics). */
+#define CONN_INLINE static inline __attribute__((always_inline))
+CONN_INLINE uint64_t conn_units(const struct conn *c, uint64_t d)
 {
     unsigned k = c->tunit;
     if (d & ((UINT64_C(1) << k) - 1))
@@ -397,21 +400,21 @@ static inline uint64_t conn_units(const struct conn *c, uint64_t d)
 
 #define CONN_LIKELY_COMPACT(c) __builtin_expect(((c)->flags & CONN_WIDE) == 0, 1)
 
-static inline int64_t conn_time(const struct conn *c, const ctime32 *f)
+CONN_INLINE int64_t conn_time(const struct conn *c, const ctime32 *f)
 {
     if (!CONN_LIKELY_COMPACT(c))
         return conn_wide_get(c, f);
     return f->v ? c->start_ns + (int64_t)(f->v - 1) * conn_pow10[c->tunit] : 0;
 }
 
-static inline int64_t conn_dur(const struct conn *c, const cdur32 *f)
+CONN_INLINE int64_t conn_dur(const struct conn *c, const cdur32 *f)
 {
     if (!CONN_LIKELY_COMPACT(c))
         return conn_wide_get(c, f);
     return (int64_t)f->v * conn_pow10[c->tunit];
 }
 
-static inline uint64_t conn_frame(const struct conn *c, const cframe32 *f)
+CONN_INLINE uint64_t conn_frame(const struct conn *c, const cframe32 *f)
 {
     if (!CONN_LIKELY_COMPACT(c))
         return (uint64_t)conn_wide_get(c, f);
@@ -424,7 +427,7 @@ static inline uint64_t conn_frame(const struct conn *c, const cframe32 *f)
 __attribute__((cold)) void conn_set_wide(struct flow_table *t, struct conn *c, void *field,
                                          int64_t v);
 
-static inline void conn_set_time(struct flow_table *t, struct conn *c, ctime32 *f, int64_t ns)
+CONN_INLINE void conn_set_time(struct flow_table *t, struct conn *c, ctime32 *f, int64_t ns)
 {
     uint64_t q = conn_units(c, (uint64_t)ns - (uint64_t)c->start_ns);
     if (CONN_LIKELY_COMPACT(c) && ns >= c->start_ns && q < UINT32_MAX)
@@ -435,7 +438,7 @@ static inline void conn_set_time(struct flow_table *t, struct conn *c, ctime32 *
         conn_set_wide(t, c, f, ns);
 }
 
-static inline void conn_set_dur(struct flow_table *t, struct conn *c, cdur32 *f, int64_t ns)
+CONN_INLINE void conn_set_dur(struct flow_table *t, struct conn *c, cdur32 *f, int64_t ns)
 {
     uint64_t q = conn_units(c, (uint64_t)ns);
     if (CONN_LIKELY_COMPACT(c) && ns >= 0 && q <= UINT32_MAX)
@@ -444,7 +447,7 @@ static inline void conn_set_dur(struct flow_table *t, struct conn *c, cdur32 *f,
         conn_set_wide(t, c, f, ns);
 }
 
-static inline void conn_set_frame(struct flow_table *t, struct conn *c, cframe32 *f, uint64_t n)
+CONN_INLINE void conn_set_frame(struct flow_table *t, struct conn *c, cframe32 *f, uint64_t n)
 {
     if (CONN_LIKELY_COMPACT(c) && n - c->first_frame < UINT32_MAX)
         f->v = (uint32_t)(n - c->first_frame) + 1;

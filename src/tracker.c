@@ -1017,8 +1017,11 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
  * long enough to matter, time going backwards, live events). Anything else,
  * and every segment when TCPTRIAGE_NO_FASTPATH=1, takes on_segment();
  * tests/fastpath.py checks that both ways give the same output. */
-static bool fast_segment(struct tracker *t, struct conn *c, enum side s,
-                         const struct tcp_segment *seg, const struct frame *f)
+/* Inlined into its one caller: GCC's size heuristics kept it apart once the
+ * compact accessors (conn.h) grew it, a call and spills on most segments. */
+static inline __attribute__((always_inline)) bool
+fast_segment(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+             const struct frame *f)
 {
     struct endpoint *e = &c->ep[s];
     enum side p = side_peer(s);
