@@ -162,23 +162,27 @@ typedef struct { uint32_t v; } ctime32;  /* a time (0: none / time 0) */
 typedef struct { uint32_t v; } cdur32;   /* a duration >= 0 */
 typedef struct { uint32_t v; } cframe32; /* a frame number (0: none) */
 
+#define EP_RETRANSMITS_MAX 0xFFFFFFu /* struct endpoint.retransmits saturates here */
+
 /* What every connection needs about one endpoint, touched by most segments. */
 struct endpoint {
-    uint64_t bytes;       /* payload bytes sent (retransmissions included) */
+    uint32_t bytes;       /* payload bytes sent (retransmissions included), low 32 bits:
+                             read with conn_bytes() (the rest is in the rare block) */
     uint32_t isn;         /* sequence number of its SYN */
     uint32_t snd_nxt;     /* highest sequence number sent + 1 (SYN and FIN count) */
     uint32_t ack;         /* highest acknowledgment it sent */
     uint32_t fin_seq;     /* sequence number of its FIN */
     uint32_t win_bytes;   /* last advertised receive window, scaled when known */
     uint32_t pkts;        /* segments sent */
-    uint32_t retransmits; /* data/FIN retransmissions (probes and keepalives excluded) */
-    uint16_t syns;        /* SYN (client) or SYN-ACK (server) segments sent (saturates) */
-    uint16_t dupacks;     /* duplicate ACKs in a row it sent, reset on progress (saturates) */
+    uint32_t retransmits : 24; /* data/FIN retransmissions (probes and keepalives excluded;
+                                  saturates at 16,777,215) */
+    uint32_t ttl : 8;     /* TTL / hop limit of its last ordinary segment */
     uint16_t flags;       /* EP_* */
     uint16_t mss;         /* MSS option from its SYN (0: none) */
-    uint8_t state;        /* enum tcp_state */
-    uint8_t wscale;       /* window scale it offered */
-    uint8_t ttl;          /* TTL / hop limit of its last ordinary segment */
+    uint8_t syns;         /* SYN (client) or SYN-ACK (server) segments sent (saturates) */
+    uint8_t dupacks;      /* duplicate ACKs in a row it sent, reset on progress (saturates) */
+    uint8_t state : 4;    /* enum tcp_state */
+    uint8_t wscale : 4;   /* window scale it offered (at most 14) */
     struct stall_track stall; /* its data waiting on the peer: flags ... */
     ctime32 small_sent;   /* Nagle: when its last small segment left with nothing in flight */
     ctime32 ack_release;  /* Nagle: when the peer's late pure ACK released it (0: none);
@@ -210,6 +214,7 @@ struct ep_rare {
     uint32_t icmp_errors; /* ICMP errors attributed to the connection quoting its segments */
     uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
     uint8_t rst_ttl;      /* TTL / hop limit of its RST */
+    uint16_t bytes_hi;    /* payload bytes sent, bits 32-47 (struct endpoint has the rest) */
     int64_t nagle_delay_ns; /* latency those holds added, in total */
     uint64_t frame_rst;   /* first RST frame */
     int64_t ts_keepalive_ns; /* last keepalive probe sent */
@@ -341,6 +346,9 @@ struct conn {
     ctime32 long_gap_end;      /* ... and when it ended */
 };
 
+/* Four cache lines; the pool keeps connections 64-byte aligned. */
+_Static_assert(sizeof(struct conn) == 256, "struct conn is four cache lines");
+
 /* The compact fields as plain values, once a connection is wide: one slot per
  * field of CONN_COMPACT_FIELDS (conn.c), times and durations in ns. */
 #define CONN_WIDE_SLOTS 26
@@ -455,6 +463,12 @@ CONN_INLINE void conn_set_frame(struct flow_table *t, struct conn *c, cframe32 *
         f->v = 0;
     else
         conn_set_wide(t, c, f, (int64_t)n);
+}
+
+/* Payload bytes side s sent. */
+static inline uint64_t conn_bytes(const struct conn *c, enum side s)
+{
+    return (uint64_t)conn_rare(c)->ep[s].bytes_hi << 32 | c->ep[s].bytes;
 }
 
 /* Index of name in names[0..count) (a NULL entry never matches); false when

@@ -40,11 +40,11 @@
 #include "conn.h"
 #include "hugemem.h"
 
-/* Connections per pool chunk: 256 x 272 bytes stays below the size from
+/* Connections per pool chunk: 256 x 256 bytes stays below the size from
  * which allocators (glibc's, ASan's) map every block afresh. */
 #define FLOW_CHUNK 256u
 /* The first chunks come from malloc(); from the ninth on (2,048 connections)
- * they are carved from blocks of huge pages (hugemem.h), 30 chunks (~2 MB)
+ * they are carved from blocks of huge pages (hugemem.h), 32 chunks (2 MiB)
  * a block, as is an index of 1 MiB or more (131,072 slots: from 32,769
  * connections). */
 #define FLOW_SMALL_CHUNKS 8u

@@ -83,6 +83,7 @@ struct tracker_counters {
     uint64_t icmp_unmatched;  /* ICMP errors about no known connection */
     uint64_t unhandled_state; /* endpoint events with no rule in their state */
     uint64_t alloc_failures;  /* connections not created for lack of memory */
+    uint64_t rare_failures;   /* rare blocks not allocated (that evidence lost) */
 };
 
 struct tracker {

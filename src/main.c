@@ -238,13 +238,15 @@ int main(int argc, char **argv)
     analyzer_finish(&a, source, capture_link_name(cap), damage);
     bool fail = a.fail_hit;
     /* Out of memory on the way: say what it cost (never seen in a normal run). */
-    if (a.tracker.cnt.alloc_failures || a.tracker.table.widen_failed)
+    const struct tracker_counters *tc = &a.tracker.cnt;
+    if (tc->alloc_failures || tc->rare_failures || a.tracker.table.widen_failed)
         fprintf(stderr,
-                "tcptriage: warning: out of memory: %llu connections not tracked, %llu times or "
-                "frame numbers saturated\n",
-                (unsigned long long)a.tracker.cnt.alloc_failures,
+                "tcptriage: warning: out of memory: %llu connections not tracked, evidence of "
+                "rare events lost %llu times, %llu times or frame numbers saturated\n",
+                (unsigned long long)tc->alloc_failures, (unsigned long long)tc->rare_failures,
                 (unsigned long long)a.tracker.table.widen_failed);
-    if (getenv("TCPTRIAGE_DEBUG_WIDE")) /* tests/compact.py */
+    const char *dw = getenv("TCPTRIAGE_DEBUG_WIDE");
+    if (dw && strcmp(dw, "0") != 0) /* tests/compact.py */
         fprintf(stderr, "tcptriage: debug: %llu connections wide, units refined %llu times\n",
                 (unsigned long long)a.tracker.table.wide,
                 (unsigned long long)a.tracker.table.refined);

@@ -281,7 +281,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_key_u64(w, "syn_retransmits", cl->syns > 1 ? cl->syns - 1 : 0);
     jw_stall(w, &v->stall, dg);
     jw_pair(w, "packets", cl->pkts, sv->pkts);
-    jw_pair(w, "bytes", cl->bytes, sv->bytes);
+    jw_pair(w, "bytes", conn_bytes(c, SIDE_CLIENT), conn_bytes(c, SIDE_SERVER));
     jw_pair(w, "retransmits", cl->retransmits, sv->retransmits);
     int64_t est_ns = conn_time(c, &c->established), syn_last = conn_time(c, &cl->ts_syn_last);
     if (c->handshake == HS_COMPLETE && est_ns >= syn_last)

@@ -281,7 +281,7 @@ static void endpoint_event(struct tracker *t, struct endpoint *e, enum ep_event 
         t->cnt.unhandled_state++;
         return;
     }
-    e->state = (uint8_t)next;
+    e->state = (uint8_t)next & 0xFu; /* enum tcp_state: 11 values */
 }
 
 /* ======================================================================== */
@@ -354,13 +354,24 @@ static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
     struct conn_rare *r = flow_table_rare(&t->table, c);
     if (r)
         return r;
-    t->cnt.alloc_failures++;
+    t->cnt.rare_failures++;
     memset(&t->rare_sink, 0, sizeof t->rare_sink);
     return &t->rare_sink;
 }
 
 /* ======================================================================== */
 /* Stall episodes                                                            */
+
+/* Payload bytes sent by s: 32 bits in the endpoint, what carries over in the
+ * rare block (a connection that sends 4 GiB one way gets one). */
+static inline void add_bytes(struct tracker *t, struct conn *c, enum side s, uint32_t len)
+{
+    struct endpoint *e = &c->ep[s];
+    uint32_t sum = e->bytes + len;
+    if (sum < len)
+        rare_of(t, c)->ep[s].bytes_hi++;
+    e->bytes = sum;
+}
 
 /* Forget the stall tracking of data sent by s. */
 static void stall_clear(struct tracker *t, struct conn *c, enum side s)
@@ -580,7 +591,7 @@ static void take_syn_options(struct conn *c, struct endpoint *e, const struct tc
         e->mss = seg->mss;
     if (seg->has_wscale) {
         e->flags |= EP_WSCALE;
-        e->wscale = seg->wscale;
+        e->wscale = seg->wscale & 0xFu; /* the decoder caps it at 14 */
     }
     if (seg->sack_permitted)
         e->flags |= EP_SACK_OK;
@@ -599,7 +610,7 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
 {
     struct endpoint *e = &c->ep[s];
     bool is_synack = (seg->flags & TCP_ACK) != 0;
-    if (e->syns < UINT16_MAX)
+    if (e->syns < UINT8_MAX)
         e->syns++;
     if (!(e->flags & EP_SYN)) {
         e->flags |= EP_SYN | EP_SEQ_KNOWN;
@@ -798,7 +809,7 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
         stall_reopen(t, c, p, now_ns);
     } else if (seg->ack == e->ack && seg->payload_bytes == 0 &&
                !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->window == prev_win) {
-        if (e->dupacks < UINT16_MAX)
+        if (e->dupacks < UINT8_MAX)
             e->dupacks++;
         if (pe->flags & EP_KA_PENDING) {
             pe->flags &= (uint16_t)~EP_KA_PENDING;
@@ -867,7 +878,8 @@ static void on_sequence(struct tracker *t, struct conn *c, enum side s,
     }
     if (seq_lt(seg->seq, e->snd_nxt)) {
         /* Starts below what was already sent: a retransmission. */
-        e->retransmits++;
+        if (e->retransmits < EP_RETRANSMITS_MAX)
+            e->retransmits++;
         if ((pe->flags & EP_ACK_KNOWN) && seq_leq(end, pe->ack)) {
             rare_of(t, c)->ep[s].rtx_spurious++;
         } else {
@@ -977,7 +989,7 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
     c->last_ns = ts;
     conn_set_frame(&t->table, c, &c->last_frame, f->number);
     e->pkts++;
-    e->bytes += seg->payload_bytes;
+    add_bytes(t, c, s, seg->payload_bytes);
     e->flags |= EP_SEEN;
     if (seg->sack_count)
         e->flags |= EP_SACK_SEEN;
@@ -1045,7 +1057,7 @@ fast_segment(struct tracker *t, struct conn *c, enum side s, const struct tcp_se
     c->last_ns = ts;
     conn_set_frame(&t->table, c, &c->last_frame, f->number);
     e->pkts++;
-    e->bytes += len;
+    add_bytes(t, c, s, len);
     e->flags |= EP_SEEN;
     e->ttl = seg->ttl;
     uint32_t prev_win = e->win_bytes;
@@ -1079,7 +1091,7 @@ fast_segment(struct tracker *t, struct conn *c, enum side s, const struct tcp_se
             conn_set_frame(&t->table, c, &pe->stall_frame, f->number);
         }
     } else if (len == 0 && seg->window == prev_win) {
-        if (e->dupacks < UINT16_MAX)
+        if (e->dupacks < UINT8_MAX)
             e->dupacks++;
         if (pe->flags & EP_KA_PENDING) {
             pe->flags &= (uint16_t)~EP_KA_PENDING;
@@ -1331,10 +1343,35 @@ struct by_id {
     struct conn *c;
 };
 
-static int by_id_cmp(const void *a, const void *b)
+/* Heapsort by id, in place: glibc's qsort() is a merge sort that allocates
+ * a copy of the array, which would make the end of a run its peak again. */
+static void by_id_sift(struct by_id *a, size_t root, size_t n)
 {
-    uint64_t x = ((const struct by_id *)a)->id, y = ((const struct by_id *)b)->id;
-    return (x > y) - (x < y);
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && a[child + 1].id > a[child].id)
+            child++;
+        if (a[root].id >= a[child].id)
+            return;
+        struct by_id tmp = a[root];
+        a[root] = a[child];
+        a[child] = tmp;
+        root = child;
+    }
+}
+
+static void by_id_sort(struct by_id *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        by_id_sift(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        struct by_id tmp = a[0];
+        a[0] = a[end - 1];
+        a[end - 1] = tmp;
+        by_id_sift(a, 0, end - 1);
+    }
 }
 
 void tracker_finish(struct tracker *t)
@@ -1364,7 +1401,7 @@ void tracker_finish(struct tracker *t)
     for (struct conn *c = flow_list_head(&t->table, &t->table.linger); c;
          c = flow_table_next(&t->table, c))
         all[i++] = (struct by_id){c->id, c};
-    qsort(all, i, sizeof *all, by_id_cmp);
+    by_id_sort(all, i);
     for (size_t j = 0; j < i; j++) {
         if (j + 4 < i)
             __builtin_prefetch(all[j + 4].c);

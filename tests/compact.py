@@ -35,6 +35,7 @@ failures, runs = [], 0
 def run(path, args, unit):
     env = dict(os.environ)
     env.pop("TCPTRIAGE_TIME_UNIT", None)
+    env.pop("TCPTRIAGE_DEBUG_WIDE", None)
     if unit is not None:
         env["TCPTRIAGE_TIME_UNIT"] = unit
     p = subprocess.run([tcptriage, "-r", path] + args, capture_output=True, env=env, timeout=600)

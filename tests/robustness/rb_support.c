@@ -582,7 +582,7 @@ static void rec_connection(struct reporter *base, const struct conn *c,
     x->server_port = conn_port(c, SIDE_SERVER);
     for (int s = 0; s < 2; s++) {
         x->pkts[s] = c->ep[s].pkts;
-        x->bytes[s] = c->ep[s].bytes;
+        x->bytes[s] = conn_bytes(c, (enum side)s);
         x->retransmits[s] = c->ep[s].retransmits;
     }
     x->first_frame = c->first_frame;

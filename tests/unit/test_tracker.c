@@ -313,8 +313,8 @@ static void check_clean(const struct harness *h)
                      SB_MS(20));
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
     assert_int_equal(c->ep[SIDE_SERVER].pkts, 3);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 100);
-    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 100);
+    assert_int_equal(conn_bytes(c, SIDE_SERVER), 200);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
     assert_int_equal(c->ep[SIDE_CLIENT].syns, 1);
@@ -540,7 +540,7 @@ static void check_zero_window_recovered(const struct harness *h)
     assert_false(c->ep[SIDE_SERVER].flags & EP_ZERO_WINDOW);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 4);
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 2000);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 2000);
     assert_int_equal(h_count_events(h, TEV_STALL_END), 1);
     assert_int_equal(h_first_event(h, TEV_STALL_END)->frame, 14);
     /* docs/verdicts.md: "A connection that stalled and recovered keeps its
@@ -561,7 +561,7 @@ static void check_unacked(const struct harness *h)
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 3);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_fast, 0);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_spurious, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 4000);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 4000);
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
     assert_reason_has(v, "client has retransmitted data the server never acknowledged");
 }
@@ -622,7 +622,7 @@ static void check_fast_and_spurious(const struct harness *h)
     assert_int_equal(c->ep[SIDE_CLIENT].retransmits, 2);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_fast, 1);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].rtx_spurious, 1);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 6000);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 6000);
     assert_int_equal(conn_rare(c)->stall_episodes, 0); /* recovered in 20 ms */
     assert_int_equal(h->out[0].v.stall.kind, STALL_NONE);
     assert_true(h->out[0].v.clean);
@@ -656,8 +656,8 @@ static void check_open(const struct harness *h)
     const struct conn *c = &h->out[0].c;
     assert_true(h->out[0].v.clean);
     assert_true(c->flags & CONN_ESTABLISHED);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 100);
-    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 100);
+    assert_int_equal(conn_bytes(c, SIDE_SERVER), 200);
     assert_int_equal(h->n_events, 0);
 }
 
@@ -683,13 +683,13 @@ static void check_midstream_8118(const struct harness *h)
 static void check_midstream_80(const struct harness *h)
 {
     check_roles_guessed(h, F_80);
-    assert_int_equal(h->out[0].c.ep[SIDE_SERVER].bytes, 100);
+    assert_int_equal(conn_bytes(&h->out[0].c, SIDE_SERVER), 100);
 }
 
 static void check_midstream_22(const struct harness *h)
 {
     check_roles_guessed(h, F_22);
-    assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].bytes, 100);
+    assert_int_equal(conn_bytes(&h->out[0].c, SIDE_CLIENT), 100);
 }
 
 static void check_midstream_lower(const struct harness *h)
@@ -714,8 +714,8 @@ static void check_wraparound(const struct harness *h)
     assert_int_equal(c->ep[SIDE_SERVER].retransmits, 0);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].keepalives, 0);
     assert_int_equal(conn_rare(c)->ep[SIDE_CLIENT].zw_probes, 0);
-    assert_int_equal(c->ep[SIDE_CLIENT].bytes, 1000);
-    assert_int_equal(c->ep[SIDE_SERVER].bytes, 100);
+    assert_int_equal(conn_bytes(c, SIDE_CLIENT), 1000);
+    assert_int_equal(conn_bytes(c, SIDE_SERVER), 100);
     assert_int_equal(c->ep[SIDE_CLIENT].snd_nxt, 0xFFFFFF9Cu + 1002u);
     assert_int_equal(c->ep[SIDE_SERVER].snd_nxt, 0xFFFFFFF0u + 102u);
     assert_int_equal(c->ep[SIDE_CLIENT].fin_seq, 0xFFFFFF9Cu + 1001u);
@@ -730,7 +730,7 @@ static void check_loopback(const struct harness *h)
     assert_int_equal(conn_port(c, SIDE_SERVER), 5000);
     assert_int_equal(c->ep[SIDE_CLIENT].pkts, 6);
     assert_int_equal(c->ep[SIDE_SERVER].pkts, 3);
-    assert_int_equal(c->ep[SIDE_SERVER].bytes, 200);
+    assert_int_equal(conn_bytes(c, SIDE_SERVER), 200);
 }
 
 static void check_ipv6(const struct harness *h)
