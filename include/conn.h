@@ -147,11 +147,12 @@ int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame);
  * timestamp resolution (c->tunit: 10^tunit ns, so microseconds for a
  * classic pcap and nanoseconds for a nanosecond one), a frame number as its
  * offset from first_frame. Exact while the offsets fit: 71 minutes of a
- * microsecond capture, 4.29 s of a nanosecond one, 4·10^9 frames. A value
- * that does not fit (or is not a whole number of units, or lies before the
- * start) makes the connection "wide": its rare block gets a struct
- * conn_wide with every such field as a plain 64-bit value, and the
- * accessors use that from then on. So the evidence always keeps the
+ * microsecond capture, 4.29 s of a nanosecond one, 4·10^9 frames. A time
+ * that is not a whole number of units makes the connection's units finer
+ * (conn_refine()) when its values still fit then; a value that does not fit
+ * (or lies before the start) makes the connection "wide": its rare block
+ * gets a struct conn_wide with every such field as a plain 64-bit value,
+ * and the accessors use that from then on. So the evidence always keeps the
  * capture's precision; only the memory depends on the range.
  *
  * Read them with conn_time(), conn_dur(), conn_frame(); only the tracker
@@ -392,12 +393,13 @@ bool conn_refine(struct conn *c, void *field, int64_t v);
 /* Every compact field of c (compact still) as a 64-bit value, into w. */
 void conn_wide_fill(const struct conn *c, struct conn_wide *w);
 
-/* d / 10^tunit when d is a whole number of units (any result of 2^32 - 1
- * or more means "does not fit": a number that is not a multiple of 5^k
- * gives more than (2^64 - 1) / 5^k, over 9·10^12, by the inverse). */
 /* The accessors are on every segment's path: always inlined (GCC outlined
  * them, and the segment path with them, by its size heuristics). */
 #define CONN_INLINE static inline __attribute__((always_inline))
+
+/* d / 10^tunit when d is a whole number of units (any result of 2^32 - 1
+ * or more means "does not fit": a number that is not a multiple of 5^k
+ * gives more than (2^64 - 1) / 5^k, over 9·10^12, by the inverse). */
 CONN_INLINE uint64_t conn_units(const struct conn *c, uint64_t d)
 {
     unsigned k = c->tunit;

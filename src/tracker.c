@@ -549,7 +549,7 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
     }
     t->cnt.connections++;
     c->id = ++t->next_id;
-    c->tunit = t->cfg.time_unit < 10 ? t->cfg.time_unit : 0;
+    c->tunit = t->cfg.time_unit;
     c->first_frame = f->number;
     c->start_ns = f->ts_ns;
     c->last_ns = f->ts_ns;
@@ -1181,6 +1181,8 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     t->cfg = *cfg;
     if (t->cfg.max_connections == 0)
         t->cfg.max_connections = 1;
+    if (t->cfg.time_unit > 9) /* 10^time_unit ns: conn_pow10[] has 0-9 */
+        t->cfg.time_unit = 0;
     flow_table_init(&t->table);
     t->emit = emit;
     t->event = event;
