@@ -11,17 +11,21 @@
  *     the slots (one cache line, usually) and touches only the connection
  *     whose hash matches; deletion shifts the run back (no tombstones). The
  *     index is kept at most half full.
- *   - two age lists ordered by last activity (least recent first), linked
+ *   - three age lists ordered by last activity (least recent first), linked
  *     through a dense array of 32-bit (prev, next) pairs indexed like the
  *     pool, not through the connections: moving a connection to the tail on
  *     every packet then touches 8-byte links that stay in cache, not the
  *     cold neighbours' structs:
- *       the active list: connections that may still change verdict;
+ *       the handshake list: connections that began with a SYN or SYN-ACK and
+ *       have not completed their handshake (nor finished) -- what a SYN
+ *       flood fills, so the tracker can cap them apart (CONN_IN_HANDSHAKE);
+ *       the active list: the other connections that may still change verdict;
  *       the lingering list: connections that are finished (RST, or both FINs)
  *       and wait a short while for stray trailing segments before they are
  *       reported and freed.
  *     Touching a connection moves it to the tail of its list in O(1), so
- *     expiry and eviction look only at list heads.
+ *     expiry and eviction look only at list heads. Each list has a mark for
+ *     walks that resume where they left off (the live timers).
  *
  * uthash served here first; it costs 56 bytes of handle per connection and a
  * chain walk over cold connections per miss, which was the top of the
@@ -67,6 +71,7 @@ struct flow_link {
 struct flow_list {
     uint32_t head; /* pool index + 1 of the least recently active, 0: empty */
     uint32_t tail; /* ... of the most recently active */
+    uint32_t walk; /* ... of the walk mark (flow_table_walk_start()), 0: the head */
     size_t count;
 };
 
@@ -82,12 +87,12 @@ struct flow_table {
     uint32_t cap_chunks;      /* room in chunks and links (doubled when full) */
     uint32_t free_head;       /* pool index + 1 of the first free connection, 0: none */
     uint32_t fresh;           /* pool slots handed out at least once (the rest untouched) */
-    struct flow_list active;  /* CONN_DONE clear */
+    struct flow_list handshake; /* CONN_IN_HANDSHAKE set (CONN_DONE clear) */
+    struct flow_list active;  /* CONN_DONE and CONN_IN_HANDSHAKE clear */
     struct flow_list linger;  /* CONN_DONE set */
     size_t count;             /* connections held */
     size_t peak;              /* most held at once */
     size_t bytes;             /* memory held by connections (structs and rare blocks) */
-    uint32_t walk;            /* pool index + 1 of the active list's walk mark, 0: its head */
     struct conn_rare *rare_spare; /* freed rare blocks kept for reuse, linked through */
     uint32_t n_rare_spare;        /* their frame_rst; at most FLOW_RARE_SPARES */
     bool index_retired;           /* flow_table_retire_index() was called */
@@ -131,26 +136,31 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
  * slot (its hash was brought into cache by the previous call). */
 void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
- * tail of the active list. Returns NULL when out of memory. */
+ * tail of the active list (of the handshake list, with CONN_IN_HANDSHAKE,
+ * when handshake is true). Returns NULL when out of memory. */
 struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k);
-struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash);
+struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash,
+                                   bool handshake);
 /* The least recently active connection of list l (NULL: empty), and the
  * one after c in c's list (NULL: c is the most recent). */
 struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l);
 struct conn *flow_table_next(const struct flow_table *t, const struct conn *c);
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
 
-/* A mark in the active list for a walk that resumes where it can (the live
- * timers: connections before the mark need no more visits): the connection
- * at the mark (the head when unset), and setting it at c.
- * When the marked connection leaves the active list the mark moves to the
- * one after it (to the one before it when it was the last). */
-struct conn *flow_table_walk_start(const struct flow_table *t);
-void flow_table_walk_mark(struct flow_table *t, const struct conn *c);
+/* A mark in list l for a walk that resumes where it can (the live timers:
+ * connections before the mark need no more visits): the connection at the
+ * mark (the head when unset), and setting it at c (which is in l).
+ * When the marked connection leaves the list the mark moves to the one
+ * after it (to the one before it when it was the last). */
+struct conn *flow_table_walk_start(const struct flow_table *t, const struct flow_list *l);
+void flow_table_walk_mark(struct flow_list *l, const struct conn *c);
 
-/* Moves c to the tail of its list (active or lingering by CONN_DONE). */
+/* Moves c to the tail of its list (by CONN_DONE and CONN_IN_HANDSHAKE). */
 void flow_table_touch(struct flow_table *t, struct conn *c);
-/* Moves c from the active to the lingering list (sets CONN_DONE). */
+/* Its handshake completed: moves c from the handshake list (if there) to
+ * the tail of the active list (clears CONN_IN_HANDSHAKE). */
+void flow_table_mark_established(struct flow_table *t, struct conn *c);
+/* Moves c to the tail of the lingering list (sets CONN_DONE). */
 void flow_table_mark_done(struct flow_table *t, struct conn *c);
 /* Unlinks c from the index and its list; c stays valid until freed. */
 void flow_table_remove(struct flow_table *t, struct conn *c);

@@ -36,6 +36,9 @@ struct tracker_config {
     int64_t stall_threshold_ns; /* no progress this long while data waits: stall (1 s) */
     int64_t linger_ns;          /* finished connections wait this long (4 s) */
     size_t max_connections;     /* flow table cap (evict the least recently active) */
+    size_t max_handshakes;      /* of which at most this many still in their handshake
+                                   (evict the least recently active of those; at most
+                                   max_connections) */
     uint8_t time_unit;          /* compact times in units of 10^time_unit ns: the capture's
                                    resolution (3 for microseconds; 0, the default, always
                                    fits the values, with the shortest range: conn.h) */
@@ -78,6 +81,7 @@ typedef void (*tracker_event_fn)(void *ctx, const struct conn *c, enum tracker_e
 struct tracker_counters {
     uint64_t connections;     /* connections created */
     uint64_t evicted;         /* emitted as evicted at the cap */
+    uint64_t evicted_handshakes; /* ... of which at max_handshakes (half-open, a SYN flood) */
     uint64_t replaced;        /* ended by a new SYN on the same tuple */
     uint64_t ts_backwards;    /* frames whose time went backwards */
     uint64_t icmp_unmatched;  /* ICMP errors about no known connection */

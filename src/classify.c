@@ -246,9 +246,12 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
                  classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_time(c, &cl->ts_syn_last)));
     } else {
         snprintf(buf, len,
-                 "The SYN to port %u was not answered, but the capture ended %s after it: "
+                 "The SYN to port %u was not answered, but %s %s after it: "
                  "too soon to call it a timeout.",
-                 conn_port(c, SIDE_SERVER), classify_fmt_duration(d, sizeof d, waited));
+                 conn_port(c, SIDE_SERVER),
+                 (c->flags & CONN_EVICTED) ? "the connection was evicted from the table"
+                                           : "the capture ended",
+                 classify_fmt_duration(d, sizeof d, waited));
     }
 }
 
@@ -364,10 +367,11 @@ static void reason_half_closed(const struct conn *c, const struct verdict_info *
     enum side other = side_peer(closer);
     char d[32];
     snprintf(buf, len,
-             "The %s closed (FIN) and the %s stayed open for %s until the end without closing "
+             "The %s closed (FIN) and the %s stayed open for %s until %s without closing "
              "or resetting: %s.",
              side_name(closer), side_name(other),
              classify_fmt_duration(d, sizeof d, v->now_ns - conn_time(c, &c->ep[closer].ts_fin)),
+             (c->flags & CONN_EVICTED) ? "it was evicted from the table" : "the end",
              other == SIDE_SERVER ? "the server may leak connections in CLOSE_WAIT"
                                   : "the client may leak connections in CLOSE_WAIT");
 }
@@ -377,9 +381,11 @@ static void reason_open(const struct conn *c, const struct verdict_info *v, char
 {
     char stall[160];
     stall_note(v, stall, sizeof stall);
-    snprintf(buf, len, "%s and still open at the end of the capture%s.",
+    snprintf(buf, len, "%s and still open %s%s.",
              c->handshake == HS_COMPLETE ? "Established"
                                          : "Established (handshake not fully seen)",
+             (c->flags & CONN_EVICTED) ? "when it was evicted from the table"
+                                       : "at the end of the capture",
              stall);
 }
 

@@ -20,6 +20,7 @@ enum long_only {
     OPT_STALL_THRESHOLD,
     OPT_LINGER,
     OPT_MAX_CONNECTIONS,
+    OPT_MAX_HANDSHAKES,
     OPT_MAX_REPORT_LINES,
     OPT_NO_CHECKSUMS,
     OPT_DURATION,
@@ -37,6 +38,7 @@ static const struct option long_opts[] = {
     {"stall-threshold", required_argument, NULL, OPT_STALL_THRESHOLD},
     {"linger", required_argument, NULL, OPT_LINGER},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES},
     {"max-report-lines", required_argument, NULL, OPT_MAX_REPORT_LINES},
     {"no-checksums", no_argument, NULL, OPT_NO_CHECKSUMS},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -71,6 +73,8 @@ void cli_usage(FILE *f)
           "  --stall-threshold SEC   no progress this long while data waits: stall (default 1)\n"
           "  --linger SEC            finished connections wait SEC for stray segments (4)\n"
           "  --max-connections N     flow table cap; least recently active evicted (1000000)\n"
+          "  --max-handshakes N      of which still in their handshake: a SYN flood's cap\n"
+          "                          (100000, at most --max-connections)\n"
           "  --no-checksums          do not verify TCP checksums\n"
           "  --threshold NAME=VALUE  a finding threshold (docs/findings.md), repeatable\n"
           "Exit status: 0 analysed, 1 --fail-on matched, 2 usage or unreadable input,\n"
@@ -229,6 +233,11 @@ int cli_parse(int argc, char **argv, struct options *o, char *err, size_t errlen
             if (parse_count(optarg, "--max-connections", 1, 100000000, &n, err, errlen))
                 return -1;
             o->analyzer.tracker.max_connections = (size_t)n;
+            break;
+        case OPT_MAX_HANDSHAKES:
+            if (parse_count(optarg, "--max-handshakes", 1, 100000000, &n, err, errlen))
+                return -1;
+            o->analyzer.tracker.max_handshakes = (size_t)n;
             break;
         case OPT_MAX_REPORT_LINES:
             if (parse_count(optarg, "--max-report-lines", 0, 100000000, &n, err, errlen))

@@ -453,10 +453,12 @@ static void json_end(struct reporter *base, const struct report_summary *s)
     fprintf(f, ",\"caplen_gt_wirelen\":%llu", (unsigned long long)s->decode.caplen_gt_wirelen);
     fprintf(f,
             ",\"timestamps_backwards\":%llu,\"icmp_unmatched\":%llu,\"evicted\":%llu,"
+            "\"evicted_handshakes\":%llu,"
             "\"replaced\":%llu,\"unhandled_state_events\":%llu,\"peak_connections\":%zu",
             (unsigned long long)s->tracker.ts_backwards,
             (unsigned long long)s->tracker.icmp_unmatched,
-            (unsigned long long)s->tracker.evicted, (unsigned long long)s->tracker.replaced,
+            (unsigned long long)s->tracker.evicted,
+            (unsigned long long)s->tracker.evicted_handshakes, (unsigned long long)s->tracker.replaced,
             (unsigned long long)s->tracker.unhandled_state, s->peak_connections);
     if (base->cfg.live)
         fprintf(f, ",\"capture_dropped\":%llu,\"interface_dropped\":%llu",

@@ -295,9 +295,18 @@ static void text_end(struct reporter *base, const struct report_summary *s)
         fputc(')', f);
     }
     fprintf(f, "; %llu bad TCP checksums\n", (unsigned long long)s->decode.checksum_bad);
-    if (s->tracker.evicted)
+    uint64_t ev_hs = s->tracker.evicted_handshakes, ev_all = s->tracker.evicted;
+    if (ev_all && !ev_hs)
         fprintf(f, "  %llu connections evicted at the table cap (--max-connections)\n",
-                (unsigned long long)s->tracker.evicted);
+                (unsigned long long)ev_all);
+    else if (ev_all == ev_hs && ev_hs)
+        fprintf(f, "  %llu half-open connections evicted at the handshake cap (--max-handshakes)\n",
+                (unsigned long long)ev_hs);
+    else if (ev_all)
+        fprintf(f, "  %llu connections evicted: %llu half-open at the handshake cap "
+                   "(--max-handshakes), %llu at the table cap (--max-connections)\n",
+                (unsigned long long)ev_all, (unsigned long long)ev_hs,
+                (unsigned long long)(ev_all - ev_hs));
     if (base->cfg.live)
         fprintf(f, "  capture drops: %llu by the kernel, %llu by the interface\n",
                 (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);

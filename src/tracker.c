@@ -30,6 +30,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->stall_threshold_ns = 1000000000LL;
     cfg->linger_ns = 4000000000LL;
     cfg->max_connections = 1000000;
+    cfg->max_handshakes = 100000;
     cfg->time_unit = 0;
 }
 
@@ -483,20 +484,41 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
     }
 }
 
-/* Make room for one more connection. */
-static void make_room(struct tracker *t, int64_t now_ns)
+/* Reports c, the least recently active of list l, as evicted. */
+static void evict(struct tracker *t, struct conn *c, const struct flow_list *l, int64_t now_ns)
 {
-    while (t->table.count >= t->cfg.max_connections && t->table.count > 0) {
-        struct conn *c = flow_list_head(&t->table, &t->table.linger);
+    c->flags |= CONN_EVICTED;
+    t->cnt.evicted++;
+    emit_and_free(t, c, END_EVICTED, now_ns);
+    flow_table_prefetch_heads(&t->table, l);
+}
+
+/* Make room for one more connection (one that begins its handshake when
+ * handshake is true). Connections still in their handshake are capped
+ * apart (max_handshakes), so a SYN flood evicts its own half-open
+ * connections, not the established ones. At the table's cap a lingering
+ * connection goes first (it is finished anyway), then the least recently
+ * active of all: of the two lists' heads, the one whose last frame came
+ * first. */
+static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
+{
+    struct flow_table *tb = &t->table;
+    if (handshake)
+        while (tb->handshake.count >= t->cfg.max_handshakes && tb->handshake.count > 0) {
+            t->cnt.evicted_handshakes++;
+            evict(t, flow_list_head(tb, &tb->handshake), &tb->handshake, now_ns);
+        }
+    while (tb->count >= t->cfg.max_connections && tb->count > 0) {
+        struct conn *c = flow_list_head(tb, &tb->linger);
         if (c) {
             emit_and_free(t, c, END_FINISHED, now_ns);
-        } else {
-            c = flow_list_head(&t->table, &t->table.active);
-            c->flags |= CONN_EVICTED;
-            t->cnt.evicted++;
-            emit_and_free(t, c, END_EVICTED, now_ns);
-            flow_table_prefetch_heads(&t->table, &t->table.active);
+            continue;
         }
+        struct conn *a = flow_list_head(tb, &tb->active), *h = flow_list_head(tb, &tb->handshake);
+        if (a && (!h || conn_frame(a, &a->last_frame) < conn_frame(h, &h->last_frame)))
+            evict(t, a, &tb->active, now_ns);
+        else
+            evict(t, h, &tb->handshake, now_ns);
     }
 }
 
@@ -541,8 +563,11 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
                                    const struct tcp_segment *seg, const struct frame *f)
 {
     bool src_is_lo = p->src_is_lo;
-    make_room(t, f->ts_ns);
-    struct conn *c = flow_table_add_hashed(&t->table, &p->key, p->hash);
+    /* A SYN or SYN-ACK begins a handshake; anything else is picked up
+     * mid-stream, established (below). */
+    bool handshake = (seg->flags & TCP_SYN) != 0;
+    make_room(t, handshake, f->ts_ns);
+    struct conn *c = flow_table_add_hashed(&t->table, &p->key, p->hash, handshake);
     if (!c) {
         t->cnt.alloc_failures++;
         return NULL;
@@ -664,6 +689,7 @@ static void maybe_established(struct tracker *t, struct conn *c, enum side s,
     if (!done)
         return;
     c->flags |= CONN_ESTABLISHED;
+    flow_table_mark_established(&t->table, c);
     conn_set_frame(&t->table, c, &c->frame_established, f->number);
     conn_set_time(&t->table, c, &c->established, f->ts_ns);
     if ((cl->flags & EP_SYN) && (sv->flags & EP_SYN) && s == SIDE_CLIENT)
@@ -1181,6 +1207,8 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     t->cfg = *cfg;
     if (t->cfg.max_connections == 0)
         t->cfg.max_connections = 1;
+    if (t->cfg.max_handshakes == 0 || t->cfg.max_handshakes > t->cfg.max_connections)
+        t->cfg.max_handshakes = t->cfg.max_connections;
     if (t->cfg.time_unit > 9) /* 10^time_unit ns: conn_pow10[] has 0-9 */
         t->cfg.time_unit = 0;
     flow_table_init(&t->table);
@@ -1301,6 +1329,24 @@ static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
     }
 }
 
+/* The timer walk of list l (tracker_advance()). */
+static void walk_timers(struct tracker *t, struct flow_list *l, int64_t min_wait, int64_t max_wait)
+{
+    bool settled = true; /* every connection walked so far is past max_wait */
+    for (struct conn *c = flow_table_walk_start(&t->table, l), *next;
+         c && t->now_ns - c->last_ns >= min_wait / 4; c = next) {
+        next = flow_table_next(&t->table, c);
+        fire_due_events(t, c, t->now_ns);
+        t->timer_visits++;
+        if (settled && t->now_ns - c->last_ns > max_wait) {
+            if (next) /* (the last one stays marked: a walk never starts past the tail) */
+                flow_table_walk_mark(l, next);
+        } else {
+            settled = false;
+        }
+    }
+}
+
 void tracker_advance(struct tracker *t, int64_t now_ns)
 {
     if (now_ns > t->now_ns)
@@ -1309,8 +1355,8 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
     if (!t->event)
         return;
     /* Only connections silent for a while can have a timer due without a
-     * packet: walk the active list from its least recently active end. Every
-     * timer of a connection is due at most max_wait after its last frame
+     * packet: walk the handshake and active lists from their least recently
+     * active ends. Every timer of a connection is due at most max_wait after its last frame
      * (each counts from a SYN, a FIN or a stall start, none later than that
      * frame), so a connection silent for longer than that has fired all it
      * ever will until its next frame, which moves it to the tail. The walk
@@ -1323,19 +1369,8 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
     int64_t max_wait = t->cfg.attempt_timeout_ns > t->cfg.stall_threshold_ns
                            ? t->cfg.attempt_timeout_ns
                            : t->cfg.stall_threshold_ns;
-    bool settled = true; /* every connection walked so far is past max_wait */
-    for (struct conn *c = flow_table_walk_start(&t->table), *next;
-         c && t->now_ns - c->last_ns >= min_wait / 4; c = next) {
-        next = flow_table_next(&t->table, c);
-        fire_due_events(t, c, t->now_ns);
-        t->timer_visits++;
-        if (settled && t->now_ns - c->last_ns > max_wait) {
-            if (next) /* (the last one stays marked: a walk never starts past the tail) */
-                flow_table_walk_mark(&t->table, next);
-        } else {
-            settled = false;
-        }
-    }
+    walk_timers(t, &t->table.handshake, min_wait, max_wait);
+    walk_timers(t, &t->table.active, min_wait, max_wait);
 }
 
 /* Connections still held at the end, by id: the key is copied next to the
@@ -1391,12 +1426,17 @@ void tracker_finish(struct tracker *t)
     if (!all) {
         /* No memory to sort: emit in table order rather than lose them. */
         struct conn *c;
+        while ((c = flow_list_head(&t->table, &t->table.handshake)))
+            emit_and_free(t, c, END_CAPTURE_END, t->now_ns);
         while ((c = flow_list_head(&t->table, &t->table.active)))
             emit_and_free(t, c, END_CAPTURE_END, t->now_ns);
         while ((c = flow_list_head(&t->table, &t->table.linger)))
             emit_and_free(t, c, END_FINISHED, t->now_ns);
         return;
     }
+    for (struct conn *c = flow_list_head(&t->table, &t->table.handshake); c;
+         c = flow_table_next(&t->table, c))
+        all[i++] = (struct by_id){c->id, c};
     for (struct conn *c = flow_list_head(&t->table, &t->table.active); c;
          c = flow_table_next(&t->table, c))
         all[i++] = (struct by_id){c->id, c};

@@ -83,6 +83,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.analyzer.tracker.stall_threshold_ns, 1000000000LL);
     assert_int_equal(o.analyzer.tracker.linger_ns, 4000000000LL);
     assert_int_equal(o.analyzer.tracker.max_connections, 1000000);
+    assert_int_equal(o.analyzer.tracker.max_handshakes, 100000);
     assert_true(o.analyzer.decode.verify_checksums);
     assert_int_equal(o.max_report_lines, 10000);
     assert_true(o.interval_s < 0);
@@ -132,11 +133,12 @@ static void test_analysis_numbers(void **state)
     struct options o;
     PARSE_OK(&o, "-r", "in.pcap", "--attempt-timeout", "2.5", "--stall-threshold", "0.25",
              "--linger", "0", "--max-connections", "5", "--max-report-lines", "0",
-             "--no-checksums", "-c", "10", "--interval", "0");
+             "--no-checksums", "-c", "10", "--interval", "0", "--max-handshakes", "3");
     assert_int_equal(o.analyzer.tracker.attempt_timeout_ns, 2500000000LL);
     assert_int_equal(o.analyzer.tracker.stall_threshold_ns, 250000000LL);
     assert_int_equal(o.analyzer.tracker.linger_ns, 0);
     assert_int_equal(o.analyzer.tracker.max_connections, 5);
+    assert_int_equal(o.analyzer.tracker.max_handshakes, 3);
     assert_int_equal(o.max_report_lines, 0);
     assert_false(o.analyzer.decode.verify_checksums);
     assert_int_equal(o.count, 10);
@@ -214,7 +216,8 @@ static void test_usage_mentions_options(void **state)
     assert_int_equal(fclose(f), 0);
     static const char *const opts[] = {"-r FILE", "-i IFACE", "--format", "--fail-on",
                                        "--attempt-timeout", "--stall-threshold", "--linger",
-                                       "--max-connections", "--max-report-lines",
+                                       "--max-connections", "--max-handshakes",
+                                       "--max-report-lines",
                                        "--no-checksums", "--duration", "--interval", "-Z",
                                        "-w", "-s", "-c"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
@@ -271,6 +274,8 @@ static const struct bad_case bad_cases[] = {
     {"max_connections_overflow",
      {"-r", "in.pcap", "--max-connections", "99999999999999999999999"},
      "'99999999999999999999999'"},
+    {"max_handshakes_zero", {"-r", "in.pcap", "--max-handshakes", "0"}, "'0'"},
+    {"max_handshakes_garbage", {"-r", "in.pcap", "--max-handshakes", "10k"}, "'10k'"},
     {"max_report_lines_abc", {"-r", "in.pcap", "--max-report-lines", "abc"}, "'abc'"},
     {"count_zero", {"-r", "in.pcap", "-c", "0"}, "'0'"},
     {"count_plus", {"-r", "in.pcap", "-c", "+5"}, "'+5'"},

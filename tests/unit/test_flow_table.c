@@ -251,6 +251,45 @@ static void test_mark_done_moves_to_linger(void **state)
     flow_table_destroy(&t);
 }
 
+static void test_handshake_list(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    struct flow_key k[4] = {key_port(1), key_port(2), key_port(3), key_port(4)};
+    struct conn *a = flow_table_add_hashed(&t, &k[0], flow_key_hash(&k[0]), true);
+    struct conn *b = flow_table_add_hashed(&t, &k[1], flow_key_hash(&k[1]), false);
+    struct conn *c = flow_table_add_hashed(&t, &k[2], flow_key_hash(&k[2]), true);
+    struct conn *d = flow_table_add_hashed(&t, &k[3], flow_key_hash(&k[3]), true);
+    assert_true(a->flags & CONN_IN_HANDSHAKE);
+    assert_false(b->flags & CONN_IN_HANDSHAKE);
+    assert_list(&t, &t.handshake, (struct conn *const[]){a, c, d}, 3, false);
+    assert_list(&t, &t.active, (struct conn *const[]){b}, 1, false);
+    flow_table_touch(&t, a); /* within its own list */
+    assert_list(&t, &t.handshake, (struct conn *const[]){c, d, a}, 3, false);
+    /* a walk mark on d moves on when d leaves the list */
+    flow_table_walk_mark(&t.handshake, d);
+    assert_ptr_equal(flow_table_walk_start(&t, &t.handshake), d);
+    flow_table_mark_established(&t, d); /* to the active list's tail */
+    assert_false(d->flags & CONN_IN_HANDSHAKE);
+    assert_ptr_equal(flow_table_walk_start(&t, &t.handshake), a);
+    assert_ptr_equal(flow_table_walk_start(&t, &t.active), b); /* unmarked: the head */
+    assert_list(&t, &t.handshake, (struct conn *const[]){c, a}, 2, false);
+    assert_list(&t, &t.active, (struct conn *const[]){b, d}, 2, false);
+    flow_table_mark_established(&t, d); /* no longer in it: nothing */
+    assert_list(&t, &t.active, (struct conn *const[]){b, d}, 2, false);
+    flow_table_mark_done(&t, c); /* straight from the handshake to the lingering list */
+    assert_false(c->flags & CONN_IN_HANDSHAKE);
+    assert_list(&t, &t.handshake, (struct conn *const[]){a}, 1, false);
+    assert_list(&t, &t.linger, (struct conn *const[]){c}, 1, true);
+    flow_table_remove(&t, a);
+    flow_table_free_conn(&t, a);
+    assert_int_equal(t.handshake.count, 0);
+    assert_null(flow_list_head(&t, &t.handshake));
+    assert_int_equal(t.count, 3);
+    flow_table_destroy(&t);
+}
+
 static void test_remove(void **state)
 {
     (void)state;
@@ -526,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_add_find_counts),
         cmocka_unit_test(test_touch_moves_to_tail),
         cmocka_unit_test(test_mark_done_moves_to_linger),
+        cmocka_unit_test(test_handshake_list),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_index_churn),

@@ -1088,6 +1088,80 @@ static void test_eviction_takes_lingering_first(void **state)
     h_free(h);
 }
 
+/* A SYN flood fills the handshake list, capped apart: the half-open
+ * connections evict each other, never an established one -- even when that
+ * is the least recently active of all. A completed handshake leaves the list. */
+static void test_handshake_cap_spares_established(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_connections = 10;
+    cfg.max_handshakes = 2;
+    struct harness *h = h_new(&cfg);
+    const struct sb_step steps[] = {
+        HANDSHAKE(F_A), CF(F_B, MS(30), SYN, 0, 0, 0), CF(F_C, MS(40), SYN, 0, 0, 0),
+    };
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    assert_int_equal(h->n_out, 0);
+    assert_int_equal(h->t.table.active.count, 1);
+    assert_int_equal(h->t.table.handshake.count, 2);
+    syn_at(h, F_8118, MS(50)); /* the handshakes are at their cap: B goes, not A */
+    assert_int_equal(h->n_out, 1);
+    assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), 51001);
+    assert_int_equal(h->out[0].why, END_EVICTED);
+    assert_true(h->out[0].c.flags & CONN_EVICTED);
+    assert_int_equal(h->out[0].v.verdict, VERDICT_UNANSWERED);
+    assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_MS(50));
+    assert_int_equal(h->t.table.active.count, 1);
+    assert_int_equal(h->t.table.handshake.count, 2);
+    const struct sb_step finish_c[] = {SF(F_C, MS(60), SA, 0, 1, 0), CF(F_C, MS(70), A, 1, 1, 0)};
+    h_run(h, finish_c, 2); /* C's handshake completes: it moves to the active list */
+    assert_int_equal(h->t.table.active.count, 2);
+    assert_int_equal(h->t.table.handshake.count, 1);
+    assert_int_equal(h->t.cnt.evicted, 1);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 4);
+    assert_int_equal(conn_port(&h->out[1].c, SIDE_CLIENT), 51000); /* A, C, 8118 by start */
+    assert_int_equal(h->out[1].why, END_CAPTURE_END);
+    assert_false(h->out[1].c.flags & CONN_EVICTED);
+    assert_int_equal(h->out[1].v.verdict, VERDICT_OPEN);
+    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 51002);
+    assert_int_equal(h->out[2].c.handshake, HS_COMPLETE);
+    assert_int_equal(conn_port(&h->out[3].c, SIDE_CLIENT), 51476);
+    h_free(h);
+}
+
+/* At the table's cap the least recently active connection goes, whichever
+ * list holds it: the two heads are compared by their last frames. */
+static void test_eviction_lru_across_lists(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_connections = 2; /* (max_handshakes is then 2 as well) */
+    for (int a_busy = 0; a_busy < 2; a_busy++) {
+        struct harness *h = h_new(&cfg);
+        const struct sb_step steps[] = {HANDSHAKE(F_A), CF(F_B, MS(30), SYN, 0, 0, 0)};
+        h_run(h, steps, sizeof steps / sizeof steps[0]);
+        if (a_busy) { /* A sends after B's SYN: B is now the least recently active */
+            const struct sb_step data = CF(F_A, MS(40), PA, 1, 1, 100);
+            h_step(h, &data);
+        }
+        assert_int_equal(h->t.table.active.count, 1);
+        assert_int_equal(h->t.table.handshake.count, 1);
+        syn_at(h, F_C, MS(50));
+        assert_int_equal(h->n_out, 1);
+        assert_int_equal(h->out[0].why, END_EVICTED);
+        assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), a_busy ? 51001 : 51000);
+        assert_int_equal(h->t.table.active.count, a_busy ? 1 : 0);
+        assert_int_equal(h->t.table.handshake.count, a_busy ? 1 : 2);
+        tracker_finish(&h->t);
+        assert_int_equal(h->n_out, 3);
+        h_free(h);
+    }
+}
+
 static void test_linger(void **state)
 {
     (void)state;
@@ -1451,7 +1525,8 @@ static void test_timer_walk_skips_settled(void **state)
     walk_seg(t, &frame, tc + 10, last, true, TCP_FIN | TCP_ACK, seq + 1000, ack, 0);
     walk_seg(t, &frame, tc + 20, last, false, TCP_FIN | TCP_ACK, ack, seq + 1001, 0);
     walk_seg(t, &frame, tc + 30, last, true, TCP_ACK, seq + 1001, ack + 1, 0);
-    assert_int_equal(t->table.active.count, N);
+    assert_int_equal(t->table.active.count, N - 1);
+    assert_int_equal(t->table.handshake.count, 1); /* S, timed out, in its own list */
     before = t->timer_visits;
     for (int k = 1; k <= 20; k++)
         tracker_advance(t, SB_T0_NS + tc + SB_MS(100) * k);
@@ -1474,6 +1549,7 @@ static void test_config_default(void **state)
     assert_int_equal(cfg.stall_threshold_ns, SB_SEC(1));
     assert_int_equal(cfg.linger_ns, SB_SEC(4));
     assert_int_equal(cfg.max_connections, 1000000);
+    assert_int_equal(cfg.max_handshakes, 100000);
 }
 
 static void test_sender_side(void **state)
@@ -1565,6 +1641,8 @@ int main(void)
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_teardown(test_eviction_least_recently_active, h_teardown),
         cmocka_unit_test_teardown(test_eviction_takes_lingering_first, h_teardown),
+        cmocka_unit_test_teardown(test_handshake_cap_spares_established, h_teardown),
+        cmocka_unit_test_teardown(test_eviction_lru_across_lists, h_teardown),
         cmocka_unit_test_teardown(test_linger, h_teardown),
         cmocka_unit_test_teardown(test_linger_absorbs_trailing_segments, h_teardown),
         cmocka_unit_test_teardown(test_icmp_unmatched, h_teardown),
