@@ -295,7 +295,8 @@ const char *reset_phase_name(enum reset_phase p);
 #define CONN_EV_TIMED_OUT 0x1000  /* live: timed_out was reported */
 #define CONN_EV_HALF_CLOSED 0x2000 /* live: half_closed was reported */
 #define CONN_WIDE 0x4000         /* compact evidence moved to rare->wide (conn_widen) */
-#define CONN_IN_HANDSHAKE 0x8000 /* in the table's handshake list (flow_table.h) */
+#define CONN_IN_HANDSHAKE 0x8000 /* in the table's handshake list (flow_table.h); on an
+                                     evicted connection: evicted by --max-handshakes */
 
 #define CONN_MAX_SYN_TIMES 6 /* SYN send times kept for the backoff */
 #define CONN_LONG_GAP_NS 500000000LL /* a silence this long may precede an idle-timeout death */

@@ -485,11 +485,18 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
 }
 
 /* Reports c, the least recently active of list l, as evicted. */
-static void evict(struct tracker *t, struct conn *c, const struct flow_list *l, int64_t now_ns)
+static void evict(struct tracker *t, struct conn *c, const struct flow_list *l,
+                  bool handshake_cap, int64_t now_ns)
 {
     c->flags |= CONN_EVICTED;
     t->cnt.evicted++;
-    emit_and_free(t, c, END_EVICTED, now_ns);
+    t->cnt.evicted_handshakes += handshake_cap;
+    flow_table_remove(&t->table, c); /* (never a lingering one: emit_and_free() not needed) */
+    /* What the reporters see: CONN_IN_HANDSHAKE when that cap evicted it. */
+    if (!handshake_cap)
+        c->flags &= (uint16_t)~CONN_IN_HANDSHAKE;
+    t->emit(t->ctx, c, END_EVICTED, now_ns);
+    flow_table_free_conn(&t->table, c);
     flow_table_prefetch_heads(&t->table, l);
 }
 
@@ -504,10 +511,8 @@ static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
 {
     struct flow_table *tb = &t->table;
     if (handshake)
-        while (tb->handshake.count >= t->cfg.max_handshakes && tb->handshake.count > 0) {
-            t->cnt.evicted_handshakes++;
-            evict(t, flow_list_head(tb, &tb->handshake), &tb->handshake, now_ns);
-        }
+        while (tb->handshake.count >= t->cfg.max_handshakes && tb->handshake.count > 0)
+            evict(t, flow_list_head(tb, &tb->handshake), &tb->handshake, true, now_ns);
     while (tb->count >= t->cfg.max_connections && tb->count > 0) {
         struct conn *c = flow_list_head(tb, &tb->linger);
         if (c) {
@@ -516,9 +521,9 @@ static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
         }
         struct conn *a = flow_list_head(tb, &tb->active), *h = flow_list_head(tb, &tb->handshake);
         if (a && (!h || conn_frame(a, &a->last_frame) < conn_frame(h, &h->last_frame)))
-            evict(t, a, &tb->active, now_ns);
+            evict(t, a, &tb->active, false, now_ns);
         else
-            evict(t, h, &tb->handshake, now_ns);
+            evict(t, h, &tb->handshake, false, now_ns);
     }
 }
 

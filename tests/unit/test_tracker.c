@@ -1113,6 +1113,8 @@ static void test_handshake_cap_spares_established(void **state)
     assert_true(h->out[0].c.flags & CONN_EVICTED);
     assert_int_equal(h->out[0].v.verdict, VERDICT_UNANSWERED);
     assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_MS(50));
+    assert_true(h->out[0].c.flags & CONN_IN_HANDSHAKE); /* (which cap: the reporters say) */
+    assert_int_equal(h->t.cnt.evicted_handshakes, 1);
     assert_int_equal(h->t.table.active.count, 1);
     assert_int_equal(h->t.table.handshake.count, 2);
     const struct sb_step finish_c[] = {SF(F_C, MS(60), SA, 0, 1, 0), CF(F_C, MS(70), A, 1, 1, 0)};
@@ -1154,6 +1156,9 @@ static void test_eviction_lru_across_lists(void **state)
         assert_int_equal(h->n_out, 1);
         assert_int_equal(h->out[0].why, END_EVICTED);
         assert_int_equal(conn_port(&h->out[0].c, SIDE_CLIENT), a_busy ? 51001 : 51000);
+        assert_false(h->out[0].c.flags & CONN_IN_HANDSHAKE); /* the table's cap, not that one */
+        assert_int_equal(h->t.cnt.evicted, 1);
+        assert_int_equal(h->t.cnt.evicted_handshakes, 0);
         assert_int_equal(h->t.table.active.count, a_busy ? 1 : 0);
         assert_int_equal(h->t.table.handshake.count, a_busy ? 1 : 2);
         tracker_finish(&h->t);
