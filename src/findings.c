@@ -419,6 +419,14 @@ struct findings {
     size_t n_services, n_pairs;
     size_t cap_services, cap_pairs;
     struct rec_index service_ix, pair_ix;
+    /* Once the pair table is full (max_pairs), a bit per value of a hash's
+     * low bits, set for every pair held (~32 bits a pair): a lookup of a
+     * pair not held -- every new client of a flood, or of a busy server,
+     * past the cap -- mostly ends on this bit, in L1 or L2, rather than on a
+     * miss in the index. No false negatives: pairs are never removed. */
+    uint64_t *pair_seen;
+    uint64_t pair_seen_mask;
+    bool pair_seen_off; /* TCPTRIAGE_NO_FASTPATH=1: without it (tests/fastpath.py) */
     size_t n_port_maps;
     uint64_t overflow;
     /* keepalive problems, per connection */
@@ -433,6 +441,8 @@ struct findings *findings_new(const struct findings_config *cfg)
     if (!fs)
         return NULL;
     fs->cfg = *cfg;
+    const char *nf = getenv("TCPTRIAGE_NO_FASTPATH");
+    fs->pair_seen_off = nf && *nf && strcmp(nf, "0") != 0;
     return fs;
 }
 
@@ -491,6 +501,25 @@ static struct service *service_get(struct findings *fs, const struct svc_key *ke
     return s;
 }
 
+/* The pair table is full: its filter (struct findings, pair_seen), when
+ * there is memory for it. */
+static void pair_seen_build(struct findings *fs)
+{
+    uint64_t bits = 64;
+    while (bits < 32 * (uint64_t)fs->n_pairs && bits < (UINT64_C(1) << 32))
+        bits *= 2;
+    fs->pair_seen = calloc((size_t)(bits / 64), sizeof *fs->pair_seen);
+    if (!fs->pair_seen)
+        return; /* (only slower) */
+    fs->pair_seen_mask = bits - 1;
+    for (size_t i = 0; fs->pair_ix.slots && i <= fs->pair_ix.mask; i++) {
+        uint64_t v = fs->pair_ix.slots[i];
+        uint64_t b = (v >> 32) & fs->pair_seen_mask;
+        if (v)
+            fs->pair_seen[b / 64] |= UINT64_C(1) << (b % 64);
+    }
+}
+
 static struct pair *pair_get(struct findings *fs, const struct conn *c,
                              const struct svc_key *svc)
 {
@@ -499,12 +528,20 @@ static struct pair *pair_get(struct findings *fs, const struct conn *c,
     k.client = conn_addr(c, SIDE_CLIENT);
     k.svc = *svc;
     uint32_t h = fasthash(&k, sizeof k);
+    if (fs->pair_seen) {
+        uint64_t b = h & fs->pair_seen_mask;
+        if (!(fs->pair_seen[b / 64] & (UINT64_C(1) << (b % 64))))
+            return NULL; /* not held, and the table is full */
+    }
     struct rec_probe pr = rec_index_probe(&fs->pair_ix, h);
     for (size_t pos; (pos = rec_index_next(&pr)) != SIZE_MAX;)
         if (memcmp(&fs->pairs[pos]->key, &k, sizeof k) == 0)
             return fs->pairs[pos];
-    if (fs->n_pairs >= fs->cfg.max_pairs)
+    if (fs->n_pairs >= fs->cfg.max_pairs) {
+        if (!fs->pair_seen && !fs->pair_seen_off)
+            pair_seen_build(fs);
         return NULL;
+    }
     struct pair **nv = room_for_one(fs->pairs, fs->n_pairs, &fs->cap_pairs, sizeof *nv);
     if (!nv)
         return NULL;
@@ -1375,6 +1412,7 @@ void findings_free(struct findings *fs)
     free(fs->pairs);
     free(fs->service_ix.slots);
     free(fs->pair_ix.slots);
+    free(fs->pair_seen);
     free(fs->ka);
     free(fs);
 }

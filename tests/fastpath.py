@@ -12,7 +12,9 @@ present) and for synthetic captures from bench/gen (a mixed one with
 stalls, retransmissions, zero windows, resets, VLANs and IPv6, in micro- and
 nanosecond variants, and a SYN flood run against a small table so every SYN
 evicts), the fast ways must give byte-identical output (JSON and text), the
-same standard error and the same exit status.
+same standard error and the same exit status. TCPTRIAGE_NO_FASTPATH=1 also
+turns off the filter in front of the findings' full pair table (findings.c,
+pair_seen), which every capture is run through with a table of two pairs.
 
 usage: fastpath.py TCPTRIAGE GEN CAPTURES_DIR SHARED_DIR WORK_DIR
 """
@@ -93,6 +95,8 @@ for f in shared_files:  # many and mostly small: the pipeline from the first fra
     compare(f, ways=("pipeline",))
 for f in synthetic:  # at a small cap: eviction (and its prefetches) on most new connections
     compare(f, ["--max-connections", "300"])
+for f in files + synthetic:  # the findings' pair table full at once: its filter (findings.c)
+    compare(f, ["--threshold", "max_pairs=2"], ways=("default",))
 
 print(f"{len(files) + len(shared_files) + len(synthetic)} captures, {runs} runs, {len(failures)} differences")
 for line in failures[:40]:
