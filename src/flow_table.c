@@ -204,6 +204,19 @@ static void chunks_free(struct flow_table *t)
     }
 }
 
+/* memset(c, 0, sizeof *c) as sixteen 16-byte stores: GCC makes the memset a
+ * `rep stos`, whose start-up cost was 3% of a SYN flood (a new connection
+ * per SYN). The vector type may alias anything. */
+typedef uint64_t conn_zero_v __attribute__((vector_size(16), may_alias, aligned(16)));
+static void conn_zero(struct conn *c)
+{
+    _Static_assert(sizeof *c % sizeof(conn_zero_v) == 0 && _Alignof(struct conn) <= 64,
+                   "struct conn is zeroed 16 bytes at a time");
+    conn_zero_v *v = (conn_zero_v *)(void *)c, z = {0, 0};
+    v[0] = z, v[1] = z, v[2] = z, v[3] = z, v[4] = z, v[5] = z, v[6] = z, v[7] = z;
+    v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z, v[13] = z, v[14] = z, v[15] = z;
+}
+
 /* A zeroed connection from the free list, else the next never-used slot of
  * the pool (a new chunk when the last is used up); NULL when out of memory.
  * A free connection links to the next through its `hash` field. A new chunk
@@ -240,7 +253,7 @@ static struct conn *pool_take(struct flow_table *t)
         idx = t->fresh++;
     }
     struct conn *c = pool_at(t, idx);
-    memset(c, 0, sizeof *c);
+    conn_zero(c);
     c->idx = idx;
     return c;
 }
