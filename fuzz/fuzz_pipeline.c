@@ -241,6 +241,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * times are not whole units of it, so connections get finer units or go
      * wide. */
     cfg.tracker.time_unit = (uint8_t)(size >= 2 ? data[size - 2] % 10 : 0);
+    /* With a small table, the half-open connections' cap from the same
+     * byte: 1-4, so both caps and both lists' evictions are reached. */
+    if (small_table && size >= 2)
+        cfg.tracker.max_handshakes = 1u + (data[size - 2] / 10u) % 4u;
     bool gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 
     /* An exact-size heap copy: fmemopen wants a writable buffer, and ASan
