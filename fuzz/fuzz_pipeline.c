@@ -174,6 +174,12 @@ static void run_pipeline(struct capture *cap, const struct analyzer_config *cfg,
             FUZZ_CHECK(f.number == o->frames);
             FUZZ_CHECK(f.link == capture_link(cap));
             analyzer_frame(&a, &f);
+            /* The table's lists hold what it holds, within both caps (the
+             * pipeline may hold a few frames back: counts, not identities). */
+            const struct flow_table *tb = &a.tracker.table;
+            FUZZ_CHECK(tb->handshake.count + tb->active.count + tb->linger.count == tb->count);
+            FUZZ_CHECK(tb->count <= a.tracker.cfg.max_connections);
+            FUZZ_CHECK(tb->handshake.count <= a.tracker.cfg.max_handshakes);
             /* Live mode: the clock also moves between frames (main ticks
              * the analyzer with the wall clock when no frame comes). */
             if (cfg->events && o->frames % 4 == 0)
@@ -202,6 +208,7 @@ static void run_pipeline(struct capture *cap, const struct analyzer_config *cfg,
     FUZZ_CHECK(by_verdict == s->connections);
     FUZZ_CHECK(s->damaged == (damage != NULL));
     FUZZ_CHECK(a.tracker.table.count == 0);
+    FUZZ_CHECK(s->tracker.evicted_handshakes <= s->tracker.evicted);
 
     analyzer_destroy(&a);
     json->ops->destroy(json);

@@ -287,7 +287,7 @@ const char *reset_phase_name(enum reset_phase p);
 #define CONN_ICMP 0x0010          /* an ICMP unreachable was attributed to it */
 #define CONN_ICMP_SYN 0x0020      /* ... quoting a client SYN */
 #define CONN_DONE 0x0040          /* terminal: both FINs, or RST: lingering */
-#define CONN_EVICTED 0x0080       /* evicted at the table cap */
+#define CONN_EVICTED 0x0080       /* evicted at a cap of the table's (see CONN_IN_HANDSHAKE) */
 #define CONN_WSCALE_ON 0x0100     /* window scaling negotiated (both SYNs offered it) */
 #define CONN_WSCALE_KNOWN 0x0200  /* we saw both SYNs, so scaling is known */
 #define CONN_ONE_SIDED 0x0400     /* established inferred from the client alone */

@@ -17,8 +17,10 @@
  *     time to absorb trailing segments, then is emitted (END_FINISHED);
  *   - a new SYN on its tuple after it finished or failed: emitted at once
  *     (END_REPLACED) and the new connection starts;
- *   - the table is full: the least recently active connection is emitted as
- *     evicted (END_EVICTED);
+ *   - the table is full (max_connections), or a new connection begins a
+ *     handshake while max_handshakes others are in theirs: the least
+ *     recently active connection (of those in their handshake, for the
+ *     second) is emitted as evicted (END_EVICTED);
  *   - the capture ends: tracker_finish() emits all the rest, in start order.
  */
 #ifndef TCPTRIAGE_TRACKER_H

@@ -426,7 +426,8 @@ struct findings {
      * miss in the index. No false negatives: pairs are never removed. */
     uint64_t *pair_seen;
     uint64_t pair_seen_mask;
-    bool pair_seen_off; /* TCPTRIAGE_NO_FASTPATH=1: without it (tests/fastpath.py) */
+    bool pair_seen_off; /* without it: TCPTRIAGE_NO_FASTPATH=1 (tests/fastpath.py), or
+                           no memory for it */
     size_t n_port_maps;
     uint64_t overflow;
     /* keepalive problems, per connection */
@@ -509,8 +510,10 @@ static void pair_seen_build(struct findings *fs)
     while (bits < 32 * (uint64_t)fs->n_pairs && bits < (UINT64_C(1) << 32))
         bits *= 2;
     fs->pair_seen = calloc((size_t)(bits / 64), sizeof *fs->pair_seen);
-    if (!fs->pair_seen)
-        return; /* (only slower) */
+    if (!fs->pair_seen) {
+        fs->pair_seen_off = true; /* (only slower; not tried again) */
+        return;
+    }
     fs->pair_seen_mask = bits - 1;
     for (size_t i = 0; fs->pair_ix.slots && i <= fs->pair_ix.mask; i++) {
         uint64_t v = fs->pair_ix.slots[i];

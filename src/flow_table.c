@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * flow_table.c - pool, open-addressing index and two O(1) age lists for the
- * live connections.
+ * flow_table.c - pool, open-addressing index and three O(1) age lists for
+ * the live connections.
  *
  * The key is canonical (lower address/port pair first) and zero-padded so it
  * can be hashed and compared as five 64-bit words. Direction is kept in the
@@ -9,6 +9,7 @@
  */
 #include "flow_table.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,8 +211,9 @@ static void chunks_free(struct flow_table *t)
 typedef uint64_t conn_zero_v __attribute__((vector_size(16), may_alias, aligned(16)));
 static void conn_zero(struct conn *c)
 {
-    _Static_assert(sizeof *c % sizeof(conn_zero_v) == 0 && _Alignof(struct conn) <= 64,
-                   "struct conn is zeroed 16 bytes at a time");
+    /* (16-byte aligned: pool chunks are 64-byte aligned, chunk_alloc()) */
+    _Static_assert(sizeof *c == 16 * sizeof(conn_zero_v), "struct conn is 16 vectors");
+    assert(((uintptr_t)c & 15) == 0);
     conn_zero_v *v = (conn_zero_v *)(void *)c, z = {0, 0};
     v[0] = z, v[1] = z, v[2] = z, v[3] = z, v[4] = z, v[5] = z, v[6] = z, v[7] = z;
     v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z, v[13] = z, v[14] = z, v[15] = z;
@@ -444,8 +446,8 @@ uint32_t flow_key_hash(const struct flow_key *k)
     return hash_words(w[0], w[1], w[2], w[3], w[4]);
 }
 
-/* GCC takes a function whose only effect is __builtin_prefetch() for a
- * const one, and drops the calls to it that it does not inline: with
+/* GCC takes a function whose only effects are reads and __builtin_prefetch()
+ * for a pure one, and drops the calls to it that it does not inline: with
  * link-time optimisation the eviction's prefetches vanished so (and a flood
  * at the cap ran 40% slower) once make_room() called them from one more
  * place. An empty volatile asm is an effect it keeps, and costs nothing. */

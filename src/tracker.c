@@ -503,14 +503,17 @@ static void evict(struct tracker *t, struct conn *c, const struct flow_list *l,
 /* Make room for one more connection (one that begins its handshake when
  * handshake is true). Connections still in their handshake are capped
  * apart (max_handshakes), so a SYN flood evicts its own half-open
- * connections, not the established ones. At the table's cap a lingering
+ * connections, not the established ones (as long as those fit in the rest
+ * of the table). At the table's cap a lingering
  * connection goes first (it is finished anyway), then the least recently
  * active of all: of the two lists' heads, the one whose last frame came
  * first. */
 static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
 {
     struct flow_table *tb = &t->table;
-    if (handshake)
+    /* (With both caps equal the table's decides: the same victim, and it is
+     * reported as the table's cap's, the only one the user set.) */
+    if (handshake && t->cfg.max_handshakes < t->cfg.max_connections)
         while (tb->handshake.count >= t->cfg.max_handshakes && tb->handshake.count > 0)
             evict(t, flow_list_head(tb, &tb->handshake), &tb->handshake, true, now_ns);
     while (tb->count >= t->cfg.max_connections && tb->count > 0) {
@@ -1292,8 +1295,9 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
     if (!fast_segment(t, c, s, &d->tcp, f))
         on_segment(t, c, s, &d->tcp, f);
     /* Most recently active now. After the segment rather than before (the
-     * same order results: the segment may only move c from the active to
-     * the lingering list's tail, where this leaves it), so the links that
+     * same order results: the segment may only move c to the tail of the
+     * active list, from the handshake list, or of the lingering list, where
+     * this leaves it), so the links that
      * flow_table_find_hashed() prefetched have arrived. */
     if (known)
         flow_table_touch(&t->table, c);

@@ -1503,14 +1503,23 @@ static void test_timer_walk_skips_settled(void **state)
         tracker_advance(t, SB_T0_NS + SB_SEC(10) + SB_MS(100) * k);
     assert_true(t->timer_visits <= N + 50);
 
-    /* A new connection S (after the mark); then the marked connection L (the
-     * last of the N) sends data it has to retransmit, which moves it behind
-     * S: the mark must move on to S, so that S still times out and L's stall
-     * is announced, both by the walk. */
+    /* A new attempt S (in the handshake list, walked from its head) and a
+     * new established connection E after the mark; then the marked
+     * connection L (the last of the N) sends data it has to retransmit,
+     * which moves it behind E: the mark must move on to E, so that S still
+     * times out and L's stall is announced, both by the walk. */
     walk_seg(t, &frame, SB_SEC(16), 60000, true, TCP_SYN, 7, 0, 0);
+    walk_seg(t, &frame, SB_SEC(16) + SB_MS(1), 60001, true, TCP_SYN, 9, 0, 0);
+    walk_seg(t, &frame, SB_SEC(16) + SB_MS(2), 60001, false, TCP_SYN | TCP_ACK, 900, 10, 0);
+    walk_seg(t, &frame, SB_SEC(16) + SB_MS(3), 60001, true, TCP_ACK, 10, 901, 0);
+    assert_int_equal(t->table.handshake.count, 1);
     uint16_t last = (uint16_t)(20000 + N - 1);
+    assert_int_equal(conn_port(flow_table_walk_start(&t->table, &t->table.active), SIDE_CLIENT),
+                     last);
     uint32_t seq = 1001u + N - 1, ack = 5001u + N - 1;
     walk_seg(t, &frame, SB_SEC(16) + SB_MS(500), last, true, TCP_PSH | TCP_ACK, seq, ack, 1000);
+    assert_int_equal(conn_port(flow_table_walk_start(&t->table, &t->table.active), SIDE_CLIENT),
+                     60001); /* the mark moved on to E */
     walk_seg(t, &frame, SB_SEC(16) + SB_MS(700), last, true, TCP_PSH | TCP_ACK, seq, ack, 1000);
     assert_int_equal(log.events[TEV_STALL_START], 0);
     uint64_t before = t->timer_visits;
@@ -1518,7 +1527,7 @@ static void test_timer_walk_skips_settled(void **state)
         tracker_advance(t, SB_T0_NS + SB_SEC(16) + SB_MS(100) * k);
     assert_int_equal(log.events[TEV_TIMED_OUT], 1);
     assert_int_equal(log.events[TEV_STALL_START], 1);
-    assert_true(t->timer_visits - before <= 3 * 35); /* S, L and the mark's neighbour */
+    assert_true(t->timer_visits - before <= 3 * 35); /* S, E and L */
 
     /* Everything is settled again; the mark is on the last connection, L.
      * L closes (both FINs, acknowledged): it leaves the active list as its
@@ -1530,7 +1539,7 @@ static void test_timer_walk_skips_settled(void **state)
     walk_seg(t, &frame, tc + 10, last, true, TCP_FIN | TCP_ACK, seq + 1000, ack, 0);
     walk_seg(t, &frame, tc + 20, last, false, TCP_FIN | TCP_ACK, ack, seq + 1001, 0);
     walk_seg(t, &frame, tc + 30, last, true, TCP_ACK, seq + 1001, ack + 1, 0);
-    assert_int_equal(t->table.active.count, N - 1);
+    assert_int_equal(t->table.active.count, N); /* L went; E came */
     assert_int_equal(t->table.handshake.count, 1); /* S, timed out, in its own list */
     before = t->timer_visits;
     for (int k = 1; k <= 20; k++)
@@ -1539,7 +1548,7 @@ static void test_timer_walk_skips_settled(void **state)
 
     assert_int_equal(log.emitted, 0); /* (L lingers 4 s) */
     tracker_finish(t);
-    assert_int_equal(log.emitted, N + 1);
+    assert_int_equal(log.emitted, N + 2);
     tracker_destroy(t);
     free(t);
 }
