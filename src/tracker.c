@@ -1053,6 +1053,43 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
     }
 }
 
+/* The opening SYN of a connection just created for it (a plain SYN: no
+ * payload, no SACK blocks): what on_segment() does for it, without the
+ * tests for everything a first segment cannot be -- no silence before it,
+ * nothing acknowledged, no data in flight either way (so no stall to
+ * track), no FIN, no RST. A SYN flood is made of nothing else. Off with
+ * the other fast paths (TCPTRIAGE_NO_FASTPATH=1, live events);
+ * tests/fastpath.py compares. */
+static inline __attribute__((always_inline)) bool
+fast_open_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+              const struct frame *f)
+{
+    if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN ||
+        seg->payload_bytes || seg->sack_count || !t->fast || c->last_ns != f->ts_ns)
+        return false;
+    struct endpoint *e = &c->ep[s];
+    /* on_segment(): idle 0 (new_connection() set last_ns to this frame's) */
+    t->gap_ns = 0;
+    conn_set_frame(&t->table, c, &c->last_frame, f->number);
+    e->pkts++;
+    e->flags |= EP_SEEN;
+    e->ttl = seg->ttl;
+    /* on_syn(), its first SYN */
+    e->syns++;
+    e->flags |= EP_SYN | EP_SEQ_KNOWN;
+    e->isn = seg->seq;
+    e->snd_nxt = seg->seq + 1;
+    conn_set_frame(&t->table, c, &e->frame_syn, f->number);
+    conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
+    conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
+    take_syn_options(c, e, seg);
+    endpoint_event(t, e, EV_SEND_SYN);
+    c->handshake = HS_PARTIAL; /* (from HS_MISSING, whichever side) */
+    /* on_window(): a SYN's window is never scaled */
+    e->win_bytes = seg->window;
+    return true;
+}
+
 /* Header prediction (after Van Jacobson's for TCP receivers): most segments
  * of an established connection are the next in-order data segment or an
  * ACK for data sent, with nothing else going on. This handles exactly those
@@ -1292,7 +1329,7 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
             return;
     }
     enum side s = side_of(c, src_is_lo);
-    if (!fast_segment(t, c, s, &d->tcp, f))
+    if (known ? !fast_segment(t, c, s, &d->tcp, f) : !fast_open_syn(t, c, s, &d->tcp, f))
         on_segment(t, c, s, &d->tcp, f);
     /* Most recently active now. After the segment rather than before (the
      * same order results: the segment may only move c to the tail of the
