@@ -638,6 +638,28 @@ static void take_syn_options(struct conn *c, struct endpoint *e, const struct tc
     }
 }
 
+/* The first SYN (or SYN-ACK) from side s: its sequence start, frame, time
+ * and options. */
+static inline __attribute__((always_inline)) void
+first_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
+          const struct frame *f)
+{
+    struct endpoint *e = &c->ep[s];
+    bool is_synack = (seg->flags & TCP_ACK) != 0;
+    e->flags |= EP_SYN | EP_SEQ_KNOWN;
+    e->isn = seg->seq;
+    e->snd_nxt = seg->seq + 1;
+    conn_set_frame(&t->table, c, &e->frame_syn, f->number);
+    conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
+    conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
+    take_syn_options(c, e, seg);
+    endpoint_event(t, e, is_synack ? EV_SEND_SYNACK : EV_SEND_SYN);
+    if (s == SIDE_CLIENT && !is_synack)
+        c->handshake = HS_PARTIAL;
+    else if (s == SIDE_SERVER && c->handshake == HS_MISSING)
+        c->handshake = HS_PARTIAL;
+}
+
 static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segment *seg,
                    const struct frame *f)
 {
@@ -646,18 +668,7 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
     if (e->syns < UINT8_MAX)
         e->syns++;
     if (!(e->flags & EP_SYN)) {
-        e->flags |= EP_SYN | EP_SEQ_KNOWN;
-        e->isn = seg->seq;
-        e->snd_nxt = seg->seq + 1;
-        conn_set_frame(&t->table, c, &e->frame_syn, f->number);
-        conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
-        conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
-        take_syn_options(c, e, seg);
-        endpoint_event(t, e, is_synack ? EV_SEND_SYNACK : EV_SEND_SYN);
-        if (s == SIDE_CLIENT && !is_synack)
-            c->handshake = HS_PARTIAL;
-        else if (s == SIDE_SERVER && c->handshake == HS_MISSING)
-            c->handshake = HS_PARTIAL;
+        first_syn(t, c, s, seg, f);
         return;
     }
     /* A retransmitted SYN / SYN-ACK. */
@@ -1076,15 +1087,7 @@ fast_open_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_s
     e->ttl = seg->ttl;
     /* on_syn(), its first SYN */
     e->syns++;
-    e->flags |= EP_SYN | EP_SEQ_KNOWN;
-    e->isn = seg->seq;
-    e->snd_nxt = seg->seq + 1;
-    conn_set_frame(&t->table, c, &e->frame_syn, f->number);
-    conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
-    conn_set_time(&t->table, c, &e->ts_syn_last, f->ts_ns);
-    take_syn_options(c, e, seg);
-    endpoint_event(t, e, EV_SEND_SYN);
-    c->handshake = HS_PARTIAL; /* (from HS_MISSING, whichever side) */
+    first_syn(t, c, s, seg, f);
     /* on_window(): a SYN's window is never scaled */
     e->win_bytes = seg->window;
     return true;
