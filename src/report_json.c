@@ -291,7 +291,12 @@ static void json_connection(struct reporter *base, const struct conn *c,
 
     /* ---- beyond the required fields ---- */
     jw_key_name(w, "end_reason", conn_end_name(why));
-    jw_lit(w, (c->flags & CONN_EVICTED) ? ",\"evicted\":true" : ",\"evicted\":false");
+    if (!(c->flags & CONN_EVICTED))
+        jw_lit(w, ",\"evicted\":false");
+    else if (c->flags & CONN_IN_HANDSHAKE) /* (kept only when that cap evicted it) */
+        jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_handshakes\"");
+    else
+        jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_connections\"");
     jw_key_name(w, "roles", roles_name(c));
     if (c->flags & CONN_RST) {
         jw_lit(w, ",\"reset\":{\"phase\":\"");

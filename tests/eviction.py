@@ -74,6 +74,9 @@ check(s["peak_connections"] <= 5, f"capped: peak {s['peak_connections']} > 5")
 evicted = [c for c in conns if c["evicted"]]
 check(all(c["handshake"] != "complete" and c["verdict"] in ("half_open", "unanswered")
           for c in evicted), "capped: an evicted connection was not a half-open one")
+check(all(c.get("evicted_by") == "max_handshakes" for c in evicted) and
+      not any("evicted_by" in c for c in conns if not c["evicted"]),
+      "capped: evicted_by does not name the handshake cap on (only) the evicted lines")
 text = run(flood, ["--max-connections", "5", "--max-handshakes", "2"], fmt="text")
 check(f"{s['evicted']} half-open connections evicted at the handshake cap (--max-handshakes)"
       in text, "capped: the text summary does not name the handshake cap")
@@ -86,6 +89,8 @@ real = [c for c in conns if (c["client"], c["client_port"]) == REAL_CLIENT]
 check(len(real) == 2 and real[0]["evicted"] and real[1]["handshake"] == "missing",
       "uncapped: the real connection was not evicted and picked up again "
       f"({[(c['verdict'], c['evicted'], c['handshake']) for c in real]})")
+check(all(c.get("evicted_by") == "max_connections" for c in conns if c["evicted"]),
+      "uncapped: evicted_by does not name the table's cap")
 check(s["evicted"] > 100 and s["evicted_handshakes"] == 0,
       f"uncapped: evicted {s['evicted']}, by the handshake cap {s['evicted_handshakes']} "
       "(with both caps equal the table's decides)")
@@ -108,7 +113,9 @@ for args, cap, by_hs in ((["--max-handshakes", "1000"], 1000, True),
           f"flood {args}: peak {s['peak_connections']}, cap {cap}")
     want = 30000 - min(cap, 30000)
     check(s["evicted"] == want and s["evicted_handshakes"] == (want if by_hs else 0) and
-          sum(c["evicted"] for c in conns) == want,
+          sum(c["evicted"] for c in conns) == want and
+          sum(c.get("evicted_by") == ("max_handshakes" if by_hs else "max_connections")
+              for c in conns) == want,
           f"flood {args}: evicted {s['evicted']} ({s['evicted_handshakes']} by the handshake "
           f"cap), want {want}")
 
