@@ -428,6 +428,11 @@ struct findings {
     uint64_t pair_seen_mask;
     bool pair_seen_off; /* without it: TCPTRIAGE_NO_FASTPATH=1 (tests/fastpath.py), or
                            no memory for it */
+    /* The service of the last connection added, and its key's hash:
+     * consecutive connections mostly go to the same one (a flood, a busy
+     * server), which then costs a key comparison, not a hash and a probe. */
+    struct service *svc_last;
+    uint32_t svc_last_hash;
     size_t n_port_maps;
     uint64_t overflow;
     /* keepalive problems, per connection */
@@ -474,9 +479,9 @@ static void svc_key_of(const struct conn *c, struct svc_key *k)
     k->ip_version = c->key.ip_version;
 }
 
-static struct service *service_get(struct findings *fs, const struct svc_key *key)
+/* The service of key (whose hash is h), created if there is room. */
+static struct service *service_get(struct findings *fs, const struct svc_key *key, uint32_t h)
 {
-    uint32_t h = fasthash(key, sizeof *key);
     struct rec_probe pr = rec_index_probe(&fs->service_ix, h);
     for (size_t pos; (pos = rec_index_next(&pr)) != SIZE_MAX;)
         if (memcmp(&fs->services[pos]->key, key, sizeof *key) == 0)
@@ -523,14 +528,15 @@ static void pair_seen_build(struct findings *fs)
     }
 }
 
+/* The pair of c's client and service svc (whose key hashes to svc_hash). */
 static struct pair *pair_get(struct findings *fs, const struct conn *c,
-                             const struct svc_key *svc)
+                             const struct svc_key *svc, uint32_t svc_hash)
 {
     struct pair_key k;
     memset(&k, 0, sizeof k);
     k.client = conn_addr(c, SIDE_CLIENT);
     k.svc = *svc;
-    uint32_t h = fasthash(&k, sizeof k);
+    uint32_t h = fasthash_more(svc_hash, &k.client, sizeof k.client);
     if (fs->pair_seen) {
         uint64_t b = h & fs->pair_seen_mask;
         if (!(fs->pair_seen[b / 64] & (UINT64_C(1) << (b % 64))))
@@ -583,9 +589,9 @@ static bool failed_attempt(const struct verdict_info *v, const struct conn *c)
 }
 
 static void add_pair(struct findings *fs, const struct conn *c, const struct verdict_info *v,
-                     const struct svc_key *svc)
+                     const struct svc_key *svc, uint32_t svc_hash)
 {
-    struct pair *p = pair_get(fs, c, svc);
+    struct pair *p = pair_get(fs, c, svc, svc_hash);
     if (!p) {
         fs->overflow++;
         return;
@@ -676,8 +682,17 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     const struct ep_rare *cl_rare = ep_rare(c, cl);
     struct svc_key svc;
     svc_key_of(c, &svc);
-    add_pair(fs, c, v, &svc);
-    struct service *s = service_get(fs, &svc);
+    struct service *s = fs->svc_last;
+    uint32_t svc_hash = fs->svc_last_hash;
+    if (!s || memcmp(&s->key, &svc, sizeof svc) != 0) {
+        svc_hash = fasthash(&svc, sizeof svc);
+        s = service_get(fs, &svc, svc_hash);
+        if (s) {
+            fs->svc_last = s;
+            fs->svc_last_hash = svc_hash;
+        }
+    }
+    add_pair(fs, c, v, &svc, svc_hash);
     if (!s) {
         fs->overflow++;
         return;
@@ -688,7 +703,9 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->one_sided++;
     if (c->handshake == HS_MISSING)
         s->midstream++;
-    if (cl_rare->ack_gaps || sv_rare->ack_gaps)
+    /* (c->rare first: what only the rare block counts is zero without one,
+     * the case of most connections) */
+    if (c->rare && (cl_rare->ack_gaps || sv_rare->ack_gaps))
         s->gaps++;
     bool synack = (sv->flags & EP_SYN) != 0;
     if (synack)
@@ -708,7 +725,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->half_open_retried++;
         evidence_add(&s->ev[FINDING_SYN_FLOOD], c->id, conn_frame(c, &sv->frame_syn));
     }
-    if (sv_rare->synack_after_ack) {
+    if (c->rare && sv_rare->synack_after_ack) {
         s->synack_after_ack_conns++;
         s->synack_after_ack += sv_rare->synack_after_ack;
         evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, conn_frame(c, &c->frame_established));
@@ -773,7 +790,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->survived_idle_ns = conn_dur(c, &c->max_idle);
 
     /* Keepalive */
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; c->rare && i < 2; i++) {
         const struct endpoint *e = &c->ep[i];
         const struct ep_rare *e_rare = ep_rare(c, e);
         if (!e_rare->keepalives)
@@ -796,7 +813,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         if (e_rare->keepalive_idle_ns < *mn)
             *mn = e_rare->keepalive_idle_ns;
     }
-    if (cl_rare->keepalives || sv_rare->keepalives)
+    if (c->rare && (cl_rare->keepalives || sv_rare->keepalives))
         add_keepalive_problem(fs, c, v);
 
     /* Retransmissions */
@@ -811,6 +828,8 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     }
 
     /* Nagle */
+    if (!c->rare)
+        return;
     for (int i = 0; i < 2; i++) {
         if (rare->ep[i].nagle_events >= 3) {
             s->nagle_events[i] += rare->ep[i].nagle_events;
