@@ -75,6 +75,8 @@ struct findings_config {
     double slow_handshake_s;        /* handshake RTT p95 above this is slow */
     size_t max_services;            /* aggregate table caps */
     size_t max_pairs;
+    bool pair_filter;               /* the full pair table's filter (true by default;
+                                       false: TCPTRIAGE_NO_FASTPATH=1, main.c) */
 };
 void findings_config_default(struct findings_config *cfg);
 /* Parses "name=value" into cfg; false (with a message) when unknown/bad. */

@@ -44,6 +44,10 @@ struct tracker_config {
     uint8_t time_unit;          /* compact times in units of 10^time_unit ns: the capture's
                                    resolution (3 for microseconds; 0, the default, always
                                    fits the values, with the shortest range: conn.h) */
+    bool fast_paths;            /* header prediction and the opening SYN's fast path
+                                   (file mode; true by default). false: every segment
+                                   takes the general path, to compare (main.c:
+                                   TCPTRIAGE_NO_FASTPATH=1, tests/fastpath.py) */
 };
 
 /* Defaults, documented in docs/verdicts.md and --help. */

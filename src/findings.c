@@ -87,6 +87,7 @@ void findings_config_default(struct findings_config *cfg)
     cfg->slow_handshake_s = 0.5;
     cfg->max_services = 16384;
     cfg->max_pairs = 16384;
+    cfg->pair_filter = true;
 }
 
 struct threshold_def {
@@ -426,8 +427,8 @@ struct findings {
      * miss in the index. No false negatives: pairs are never removed. */
     uint64_t *pair_seen;
     uint64_t pair_seen_mask;
-    bool pair_seen_off; /* without it: TCPTRIAGE_NO_FASTPATH=1 (tests/fastpath.py), or
-                           no memory for it */
+    bool pair_seen_off; /* without it: cfg.pair_filter off (TCPTRIAGE_NO_FASTPATH=1,
+                           tests/fastpath.py), or no memory for it */
     /* The service of the last connection added, and its key's hash:
      * consecutive connections mostly go to the same one (a flood, a busy
      * server), which then costs a key comparison, not a hash and a probe. */
@@ -447,8 +448,7 @@ struct findings *findings_new(const struct findings_config *cfg)
     if (!fs)
         return NULL;
     fs->cfg = *cfg;
-    const char *nf = getenv("TCPTRIAGE_NO_FASTPATH");
-    fs->pair_seen_off = nf && *nf && strcmp(nf, "0") != 0;
+    fs->pair_seen_off = !cfg->pair_filter;
     return fs;
 }
 

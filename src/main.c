@@ -178,6 +178,14 @@ int main(int argc, char **argv)
     const char *tu = getenv("TCPTRIAGE_TIME_UNIT");
     if (tu && tu[0] >= '0' && tu[0] <= '9' && !tu[1])
         o.analyzer.tracker.time_unit = (uint8_t)(tu[0] - '0');
+    /* TCPTRIAGE_NO_FASTPATH=1 (any value but empty and "0"): every fast path
+     * off -- the tracker's (and with it the analyzer's pipeline) and the
+     * findings' pair filter -- so tests/fastpath.py can compare outputs. */
+    const char *nf = getenv("TCPTRIAGE_NO_FASTPATH");
+    if (nf && *nf && strcmp(nf, "0") != 0) {
+        o.analyzer.tracker.fast_paths = false;
+        o.analyzer.findings.pair_filter = false;
+    }
     static struct analyzer a;
     analyzer_init(&a, &o.analyzer, rep);
 

@@ -32,6 +32,7 @@ void tracker_config_default(struct tracker_config *cfg)
     cfg->max_connections = 1000000;
     cfg->max_handshakes = 100000;
     cfg->time_unit = 0;
+    cfg->fast_paths = true;
 }
 
 const char *conn_end_name(enum conn_end e)
@@ -1262,10 +1263,9 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     flow_table_init(&t->table);
     t->emit = emit;
     t->event = event;
-    /* The fast path does not fire live events; TCPTRIAGE_NO_FASTPATH=1
-     * turns it off, and the analyzer's pipeline with it (to compare). */
-    const char *nf = getenv("TCPTRIAGE_NO_FASTPATH");
-    t->fast = !event && !(nf && *nf && strcmp(nf, "0") != 0);
+    /* The fast path does not fire live events; without cfg->fast_paths
+     * neither it nor the analyzer's pipeline runs (to compare). */
+    t->fast = !event && t->cfg.fast_paths;
     t->ctx = ctx;
 }
 
