@@ -252,6 +252,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * byte: 1-4, so both caps and both lists' evictions are reached. */
     if (small_table && size >= 2)
         cfg.tracker.max_handshakes = 1u + (data[size - 2] / 10u) % 4u;
+    /* Every other value of that byte (by its 40s) turns the fast paths off:
+     * both the tracker's and the general path get fuzzed. */
+    if (size >= 2 && (data[size - 2] / 40u) % 2u) {
+        cfg.tracker.fast_paths = false;
+        cfg.findings.pair_filter = false;
+    }
     bool gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 
     /* An exact-size heap copy: fmemopen wants a writable buffer, and ASan
