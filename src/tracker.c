@@ -1060,9 +1060,9 @@ static void on_segment(struct tracker *t, struct conn *c, enum side s,
     if (!(c->flags & CONN_DONE)) {
         stall_observe(t, c, SIDE_CLIENT, ts);
         stall_observe(t, c, SIDE_SERVER, ts);
-        if (t->event)
-            fire_due_events(t, c, ts);
     }
+    /* (live: the timers now due fire in tracker_packet_prepared(), after
+     * any frame of the connection, including those that return early above) */
 }
 
 /* The opening SYN of a connection just created for it (a plain SYN: no
@@ -1317,6 +1317,8 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
             flow_table_touch(&t->table, c);
         }
         on_icmp(t, c, side_of(c, src_is_lo), d, f);
+        if (t->event)
+            fire_due_events(t, c, c->last_ns);
         return;
     }
 
@@ -1334,6 +1336,13 @@ void tracker_packet_prepared(struct tracker *t, const struct decoded *d, const s
     enum side s = side_of(c, src_is_lo);
     if (known ? !fast_segment(t, c, s, &d->tcp, f) : !fast_open_syn(t, c, s, &d->tcp, f))
         on_segment(t, c, s, &d->tcp, f);
+    /* Live (no fast paths then): the timers this frame finds due fire now,
+     * whatever the frame was -- an ignored RST or an ICMP error (above) as
+     * well as an ordinary segment. Each moves the connection to the tail of
+     * its list, where the timer walk would not look for min_wait / 4. Its
+     * time: the frame's, or the connection's last if time went back. */
+    if (t->event)
+        fire_due_events(t, c, c->last_ns);
     /* Most recently active now. After the segment rather than before (the
      * same order results: the segment may only move c to the tail of the
      * active list, from the handshake list, or of the lingering list, where

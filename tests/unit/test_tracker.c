@@ -1426,6 +1426,35 @@ static void test_timed_out_event_on_advance(void **state)
     h_free(h);
 }
 
+/* A timer already due fires at the connection's next frame, whatever that
+ * frame is: an out-of-window RST (ignored) or an ICMP error about it as well
+ * as an ordinary segment. Those frames move it to the tail of its list too,
+ * where the timer walk does not look until min_wait / 4 later; before they
+ * fired timers themselves, the half_closed event below came 250 ms late. */
+static void test_due_event_fires_on_any_frame(void **state)
+{
+    (void)state;
+    for (int icmp = 0; icmp < 2; icmp++) {
+        struct harness *h = h_new(NULL);
+        /* the client's FIN at 30 ms, acknowledged; the server's never comes:
+         * half_closed is due at 1,030 ms (stall threshold 1 s) */
+        const struct sb_step steps[] = {HANDSHAKE(F_A), C(MS(30), FA, 1, 1, 0),
+                                        S(MS(40), A, 1, 2, 0)};
+        const struct sb_step late[] = {S(MS(1500), RA, 1000001, 2, 0),
+                                       ICMP_CF(F_A, MS(1500), A, 2)};
+        h_run(h, steps, sizeof steps / sizeof steps[0]);
+        h_step(h, &late[icmp]);
+        tracker_advance(&h->t, SB_T0_NS + SB_US(MS(1500)));
+        assert_int_equal(h_count_events(h, TEV_HALF_CLOSED), 1);
+        assert_int_equal(h_first_event(h, TEV_HALF_CLOSED)->now_ns, SB_T0_NS + SB_US(MS(1500)));
+        assert_int_equal(h_first_event(h, TEV_HALF_CLOSED)->frame, 6); /* at that frame */
+        tracker_finish(&h->t);
+        assert_int_equal(h->n_out, 1);
+        assert_int_equal(h->out[0].v.verdict, VERDICT_HALF_CLOSED); /* nothing else changed */
+        h_free(h);
+    }
+}
+
 /* docs/output.md lists stall_start among the live events ("a stall reached
  * the threshold"). */
 static void test_stall_start_event(void **state)
@@ -1661,6 +1690,7 @@ int main(void)
         cmocka_unit_test_teardown(test_linger_absorbs_trailing_segments, h_teardown),
         cmocka_unit_test_teardown(test_icmp_unmatched, h_teardown),
         cmocka_unit_test_teardown(test_timed_out_event_on_advance, h_teardown),
+        cmocka_unit_test_teardown(test_due_event_fires_on_any_frame, h_teardown),
         cmocka_unit_test_teardown(test_stall_start_event, h_teardown),
         cmocka_unit_test(test_timer_walk_skips_settled),
         cmocka_unit_test(test_compact_widens),
