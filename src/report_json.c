@@ -96,13 +96,9 @@ static void jw_fixed_digits(char *end, uint64_t v, int n)
         *--end = (char)('0' + v % 10);
 }
 
-static void jw_u64(struct jw *w, uint64_t v)
+/* jw_u64() of a number of two digits or more (out of line). */
+static void jw_u64_long(struct jw *w, uint64_t v)
 {
-    if (v < 10) { /* most counters */
-        char c = (char)('0' + v);
-        jw_mem(w, &c, 1);
-        return;
-    }
     char tmp[24];
     size_t i = sizeof tmp;
     while (v >= 100) {
@@ -117,6 +113,16 @@ static void jw_u64(struct jw *w, uint64_t v)
         tmp[--i] = (char)('0' + v);
     }
     jw_mem(w, tmp + i, sizeof tmp - i);
+}
+
+static inline void jw_u64(struct jw *w, uint64_t v)
+{
+    if (v < 10) { /* most counters: inline */
+        char c = (char)('0' + v);
+        jw_mem(w, &c, 1);
+        return;
+    }
+    jw_u64_long(w, v);
 }
 
 /* Keys are literals: ,"key": is one piece whose length the compiler knows
