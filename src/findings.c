@@ -828,15 +828,13 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     }
 
     /* Nagle */
-    if (!c->rare)
-        return;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; c->rare && i < 2; i++) {
         if (rare->ep[i].nagle_events >= 3) {
             s->nagle_events[i] += rare->ep[i].nagle_events;
             s->nagle_delay_ns += rare->ep[i].nagle_delay_ns;
         }
     }
-    if (cl_rare->nagle_events >= 3 || sv_rare->nagle_events >= 3) {
+    if (c->rare && (cl_rare->nagle_events >= 3 || sv_rare->nagle_events >= 3)) {
         s->nagle_conns++;
         evidence_add(&s->ev[FINDING_NAGLE_DELAYED_ACK], c->id, c->first_frame);
     }
