@@ -359,6 +359,13 @@ struct conn_wide {
     int64_t v[CONN_WIDE_SLOTS];
 };
 
+/* c was evicted at the half-open connections' cap (--max-handshakes), not
+ * the table's: the tracker leaves CONN_IN_HANDSHAKE set only then. */
+static inline bool conn_evicted_at_handshake_cap(const struct conn *c)
+{
+    return (c->flags & (CONN_EVICTED | CONN_IN_HANDSHAKE)) == (CONN_EVICTED | CONN_IN_HANDSHAKE);
+}
+
 /* The rare block of c, or an all-zero one when c has none. */
 static inline const struct conn_rare *conn_rare(const struct conn *c)
 {

@@ -299,7 +299,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_key_name(w, "end_reason", conn_end_name(why));
     if (!(c->flags & CONN_EVICTED))
         jw_lit(w, ",\"evicted\":false");
-    else if (c->flags & CONN_IN_HANDSHAKE) /* (kept only when that cap evicted it) */
+    else if (conn_evicted_at_handshake_cap(c))
         jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_handshakes\"");
     else
         jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_connections\"");

@@ -157,9 +157,9 @@ static void text_connection(struct reporter *base, const struct conn *c,
                      (unsigned long long)c->first_frame,
                      (unsigned long long)conn_frame(c, &c->last_frame),
                      (unsigned long long)v->verdict_frame,
-                     why != END_EVICTED                 ? ""
-                     : (c->flags & CONN_IN_HANDSHAKE) ? "; evicted at the handshake cap"
-                                                      : "; evicted at the table cap");
+                     why != END_EVICTED                   ? ""
+                     : conn_evicted_at_handshake_cap(c) ? "; evicted at the handshake cap"
+                                                        : "; evicted at the table cap");
     if (n < 0)
         return;
     char *text = strdup(line);

@@ -485,10 +485,11 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
     }
 }
 
-/* Reports c, the least recently active of list l, as evicted. */
-static void evict(struct tracker *t, struct conn *c, const struct flow_list *l,
-                  bool handshake_cap, int64_t now_ns)
+/* Reports the least recently active connection of list l (not empty) as
+ * evicted. */
+static void evict(struct tracker *t, const struct flow_list *l, bool handshake_cap, int64_t now_ns)
 {
+    struct conn *c = flow_list_head(&t->table, l);
     c->flags |= CONN_EVICTED;
     t->cnt.evicted++;
     t->cnt.evicted_handshakes += handshake_cap;
@@ -516,7 +517,7 @@ static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
      * reported as the table's cap's, the only one the user set.) */
     if (handshake && t->cfg.max_handshakes < t->cfg.max_connections)
         while (tb->handshake.count >= t->cfg.max_handshakes && tb->handshake.count > 0)
-            evict(t, flow_list_head(tb, &tb->handshake), &tb->handshake, true, now_ns);
+            evict(t, &tb->handshake, true, now_ns);
     while (tb->count >= t->cfg.max_connections && tb->count > 0) {
         struct conn *c = flow_list_head(tb, &tb->linger);
         if (c) {
@@ -524,10 +525,9 @@ static void make_room(struct tracker *t, bool handshake, int64_t now_ns)
             continue;
         }
         struct conn *a = flow_list_head(tb, &tb->active), *h = flow_list_head(tb, &tb->handshake);
-        if (a && (!h || conn_frame(a, &a->last_frame) < conn_frame(h, &h->last_frame)))
-            evict(t, a, &tb->active, false, now_ns);
-        else
-            evict(t, h, &tb->handshake, false, now_ns);
+        bool older_active =
+            a && (!h || conn_frame(a, &a->last_frame) < conn_frame(h, &h->last_frame));
+        evict(t, older_active ? &tb->active : &tb->handshake, false, now_ns);
     }
 }
 
@@ -1481,26 +1481,20 @@ void tracker_finish(struct tracker *t)
     bool owned = !all || scratch < n * sizeof *all;
     if (owned)
         all = malloc(n * sizeof *all);
+    /* (the lingering ones are finished; the others end with the capture) */
+    const struct flow_list *lists[3] = {&t->table.handshake, &t->table.active, &t->table.linger};
     if (!all) {
         /* No memory to sort: emit in table order rather than lose them. */
-        struct conn *c;
-        while ((c = flow_list_head(&t->table, &t->table.handshake)))
-            emit_and_free(t, c, END_CAPTURE_END, t->now_ns);
-        while ((c = flow_list_head(&t->table, &t->table.active)))
-            emit_and_free(t, c, END_CAPTURE_END, t->now_ns);
-        while ((c = flow_list_head(&t->table, &t->table.linger)))
-            emit_and_free(t, c, END_FINISHED, t->now_ns);
+        for (int l = 0; l < 3; l++)
+            for (struct conn *c; (c = flow_list_head(&t->table, lists[l]));)
+                emit_and_free(t, c, (c->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END,
+                              t->now_ns);
         return;
     }
-    for (struct conn *c = flow_list_head(&t->table, &t->table.handshake); c;
-         c = flow_table_next(&t->table, c))
-        all[i++] = (struct by_id){c->id, c};
-    for (struct conn *c = flow_list_head(&t->table, &t->table.active); c;
-         c = flow_table_next(&t->table, c))
-        all[i++] = (struct by_id){c->id, c};
-    for (struct conn *c = flow_list_head(&t->table, &t->table.linger); c;
-         c = flow_table_next(&t->table, c))
-        all[i++] = (struct by_id){c->id, c};
+    for (int l = 0; l < 3; l++)
+        for (struct conn *c = flow_list_head(&t->table, lists[l]); c;
+             c = flow_table_next(&t->table, c))
+            all[i++] = (struct by_id){c->id, c};
     by_id_sort(all, i);
     for (size_t j = 0; j < i; j++) {
         if (j + 4 < i)
