@@ -927,6 +927,10 @@ static enum opt_result parse_tcp_options(struct tcp_segment *t, struct cursor *o
  * segment carries once timestamps are negotiated (RFC 7323 appendix A). */
 #define TCP_OPT_NOP_NOP_TS     0x0101080au
 #define TCP_OPT_NOP_NOP_TS_LEN 12
+/* An MSS option alone (kind 2, length 4): the SYN of scanners, flood tools
+ * and small stacks (masscan, hping3 with --mss, embedded TCP/IP). */
+#define TCP_OPT_MSS_ONLY       0x0204u /* the first two bytes */
+#define TCP_OPT_MSS_ONLY_LEN   4
 
 /* The same walk as parse_tcp_options, for the usual case where the whole
  * option space (n bytes at p) was captured: no option can be cut, so only the
@@ -1124,9 +1128,10 @@ static NOINLINE enum decode_status tcp_options_finish(struct decoded *out,
  * to be within [TCP_MIN_HLEN, wire]; the rest as for tcp_finish(). The fixed
  * header's fields are in out->tcp already.
  *
- * No options, and NOP, NOP, timestamps, the 12 bytes nearly every segment
- * carries once timestamps are negotiated, are handled here; any other option
- * space goes to tcp_options_finish(). */
+ * No options, NOP, NOP, timestamps (the 12 bytes nearly every segment
+ * carries once timestamps are negotiated) and an MSS alone (the SYNs of a
+ * scan or a flood) are handled here; any other option space goes to
+ * tcp_options_finish(). */
 static ALWAYS_INLINE enum decode_status decode_tcp_rest(struct decoded *out,
                                                         struct decode_counters *cnt,
                                                         const struct decode_config *cfg,
@@ -1138,14 +1143,19 @@ static ALWAYS_INLINE enum decode_status decode_tcp_rest(struct decoded *out,
     out->tcp.payload_bytes = wire - hlen;
     if (hlen > TCP_MIN_HLEN) {
         const uint8_t *opt = seg + TCP_MIN_HLEN;
-        if (hlen - TCP_MIN_HLEN != TCP_OPT_NOP_NOP_TS_LEN || len < hlen ||
-            ld_be32(opt) != TCP_OPT_NOP_NOP_TS) {
+        uint32_t space = hlen - TCP_MIN_HLEN;
+        /* what the walk would find in these bytes */
+        if (space == TCP_OPT_NOP_NOP_TS_LEN && len >= hlen && ld_be32(opt) == TCP_OPT_NOP_NOP_TS) {
+            out->tcp.has_timestamps = true;
+            out->tcp.ts_val = ld_be32(opt + 4);
+            out->tcp.ts_ecr = ld_be32(opt + 8);
+        } else if (space == TCP_OPT_MSS_ONLY_LEN && len >= hlen &&
+                   ld_be16(opt) == TCP_OPT_MSS_ONLY) {
+            out->tcp.has_mss = true;
+            out->tcp.mss = ld_be16(opt + 2);
+        } else {
             return tcp_options_finish(out, cnt, cfg, seg, len, l4_len);
         }
-        /* what the walk would find in these 12 bytes */
-        out->tcp.has_timestamps = true;
-        out->tcp.ts_val = ld_be32(opt + 4);
-        out->tcp.ts_ecr = ld_be32(opt + 8);
     }
     return tcp_finish(out, cnt, cfg, seg, len, l4_len, addr, addr_len);
 }

@@ -114,6 +114,8 @@ static const uint8_t OPTS_NO_LEN_BYTE[4] = {1, 1, 1, 2};          /* MSS kind as
 static const uint8_t OPTS_UNKNOWN[8] = {30, 6, 1, 2, 3, 4, 1, 0}; /* kind 30 skipped */
 static const uint8_t OPTS_MSS_BAD_LEN[4] = {2, 3, 0, 1};          /* MSS of length 3: ignored */
 static const uint8_t OPTS_MSS_EOL[8] = {2, 4, 0x05, 0x78, 0, 0xee, 0xee, 0xee};
+static const uint8_t OPTS_MSS_ONLY[4] = {2, 4, 0x05, 0xb4};         /* a scanner's SYN */
+static const uint8_t OPTS_MSS_NOP[8] = {2, 4, 0x05, 0xb4, 1, 1, 1, 1}; /* the same, then NOPs */
 
 /* What to build. Zero values mean "the usual". */
 struct spec {
@@ -939,6 +941,55 @@ static void test_tcp_options_values(void **state)
     assert_int_equal(out.tcp.wscale, 14);
 }
 
+/* An MSS alone in 4 bytes of option space is read by decode_tcp_rest()
+ * itself (the SYNs of scans and floods): the same fields as the walk finds,
+ * on both decoders' paths (Ethernet: the fast path; raw IP: the general
+ * one), and not when the bytes are not exactly that option. */
+static void test_tcp_mss_only(void **state)
+{
+    (void)state;
+    const enum link_type links[] = {LINK_ETHERNET, LINK_RAW};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        for (int v6 = 0; v6 < 2; v6++) {
+            const struct spec syn = {.link = links[i], .ipver = v6 ? 6 : 0, .opts = OPTS_MSS_ONLY,
+                                     .optlen = 4, .flags = TCP_SYN};
+            struct buf p;
+            struct decoded out;
+            struct decode_counters cnt = {0};
+            build(&syn, &p);
+            assert_int_equal(decode_buf(&p, syn.link, &out, &cnt).st, DECODE_TCP);
+            assert_true(out.tcp.has_mss);
+            assert_int_equal(out.tcp.mss, 1460);
+            assert_false(out.tcp.has_wscale || out.tcp.sack_permitted ||
+                         out.tcp.has_timestamps || out.tcp.options_cut);
+            assert_int_equal(out.tcp.sack_count, 0);
+            assert_int_equal(out.tcp.payload_bytes, 0);
+            assert_int_equal(cnt.checksum_bad, 0);
+            assert_int_equal(cnt.checksum_unverified, 0);
+
+            /* the last byte not captured: cut, the MSS not read */
+            memset(&cnt, 0, sizeof cnt);
+            assert_int_equal(decode_bytes(p.b, p.n - 1, p.n, syn.link, NULL, &out, &cnt).st,
+                             DECODE_TCP);
+            assert_true(out.tcp.options_cut);
+            assert_false(out.tcp.has_mss);
+        }
+    }
+    /* MSS then NOPs (8 bytes): the walk, same values */
+    const struct spec nop = {.link = LINK_ETHERNET, .opts = OPTS_MSS_NOP, .optlen = 8,
+                             .flags = TCP_SYN};
+    struct buf p;
+    struct decoded out;
+    struct decode_counters cnt = {0};
+    build(&nop, &p);
+    assert_int_equal(decode_buf(&p, nop.link, &out, &cnt).st, DECODE_TCP);
+    assert_true(out.tcp.has_mss);
+    assert_int_equal(out.tcp.mss, 1460);
+    /* kind 2 with length 3 in those 4 bytes: ignored, as the walk does */
+    assert_int_equal(decode_spec("tcp_mss_bad_len", &out, &cnt).st, DECODE_TCP);
+    assert_false(out.tcp.has_mss);
+}
+
 static void test_options_cut(void **state)
 {
     (void)state;
@@ -1227,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_every_cut),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_tcp_options_values),
+        cmocka_unit_test(test_tcp_mss_only),
         cmocka_unit_test(test_options_cut),
         cmocka_unit_test(test_headers_cut),
         cmocka_unit_test(test_icmp_unreach_syn),
