@@ -927,8 +927,8 @@ static enum opt_result parse_tcp_options(struct tcp_segment *t, struct cursor *o
  * segment carries once timestamps are negotiated (RFC 7323 appendix A). */
 #define TCP_OPT_NOP_NOP_TS     0x0101080au
 #define TCP_OPT_NOP_NOP_TS_LEN 12
-/* An MSS option alone (kind 2, length 4): the SYN of scanners, flood tools
- * and small stacks (masscan, hping3 with --mss, embedded TCP/IP). */
+/* An MSS option alone (kind 2, length 4): the SYNs of port scans (nmap's
+ * SYN scan sends one), of SYN-flood tools and of small embedded stacks. */
 #define TCP_OPT_MSS_ONLY       0x0204u /* the first two bytes */
 #define TCP_OPT_MSS_ONLY_LEN   4
 
