@@ -42,7 +42,17 @@ struct tee_reporter {
     struct reporter *a, *b;
     uint64_t connections, events;
     bool ended;
+    /* ids reported as evicted (a bit each, grown as needed), and the
+     * connections reported as continuing one */
+    uint8_t *evicted_ids;
+    size_t evicted_bytes;
+    uint64_t resuming;
 };
+
+static bool tee_was_evicted(const struct tee_reporter *t, uint64_t id)
+{
+    return id / 8 < t->evicted_bytes && (t->evicted_ids[id / 8] & (1u << (id % 8)));
+}
 
 static void tee_connection(struct reporter *r, const struct conn *c, const struct verdict_info *v,
                            enum conn_end why)
@@ -52,6 +62,24 @@ static void tee_connection(struct reporter *r, const struct conn *c, const struc
     FUZZ_CHECK((unsigned)v->verdict < VERDICT__COUNT);
     FUZZ_CHECK(strlen(v->reason) > 0);
     t->connections++;
+    /* a continuation continues a connection evicted before it */
+    uint64_t resumes = conn_rare(c)->resumes;
+    if (resumes) {
+        FUZZ_CHECK(resumes < c->id && tee_was_evicted(t, resumes));
+        t->resuming++;
+    }
+    if (why == END_EVICTED) {
+        FUZZ_CHECK(c->flags & CONN_EVICTED);
+        if (c->id / 8 >= t->evicted_bytes) {
+            size_t n = (size_t)(c->id / 8 + 1) * 2;
+            uint8_t *m = realloc(t->evicted_ids, n);
+            FUZZ_CHECK(m != NULL);
+            memset(m + t->evicted_bytes, 0, n - t->evicted_bytes);
+            t->evicted_ids = m;
+            t->evicted_bytes = n;
+        }
+        t->evicted_ids[c->id / 8] = (uint8_t)(t->evicted_ids[c->id / 8] | (1u << (c->id % 8)));
+    }
     t->a->ops->connection(t->a, c, v, why);
     t->b->ops->connection(t->b, c, v, why);
 }
@@ -209,6 +237,8 @@ static void run_pipeline(struct capture *cap, const struct analyzer_config *cfg,
     FUZZ_CHECK(s->damaged == (damage != NULL));
     FUZZ_CHECK(a.tracker.table.count == 0);
     FUZZ_CHECK(s->tracker.evicted_handshakes <= s->tracker.evicted);
+    FUZZ_CHECK(s->tracker.resumed == tee.resuming && s->tracker.resumed <= s->tracker.evicted);
+    free(tee.evicted_ids);
 
     analyzer_destroy(&a);
     json->ops->destroy(json);

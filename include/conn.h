@@ -322,6 +322,8 @@ struct conn_rare {
     uint8_t icmp_ttl;
     struct ep_rare ep[2];      /* [SIDE_CLIENT], [SIDE_SERVER] */
     struct conn_wide *wide;    /* with CONN_WIDE: the compact fields, 64-bit */
+    uint64_t resumes;          /* the id of the evicted connection this one continues (its
+                                  tuple came back after the eviction: tracker.c); 0: none */
 };
 
 struct conn {

@@ -89,12 +89,16 @@ struct tracker_counters {
     uint64_t evicted;         /* emitted as evicted at the cap */
     uint64_t evicted_handshakes; /* ... of which at max_handshakes (half-open, a SYN flood) */
     uint64_t replaced;        /* ended by a new SYN on the same tuple */
+    uint64_t resumed;         /* created on the tuple of an evicted connection, as its
+                                 continuation (conn_rare()->resumes) */
     uint64_t ts_backwards;    /* frames whose time went backwards */
     uint64_t icmp_unmatched;  /* ICMP errors about no known connection */
     uint64_t unhandled_state; /* endpoint events with no rule in their state */
     uint64_t alloc_failures;  /* connections not created for lack of memory */
     uint64_t rare_failures;   /* rare blocks not allocated (that evidence lost) */
 };
+
+struct evicted_slot;
 
 struct tracker {
     struct tracker_config cfg;
@@ -109,6 +113,10 @@ struct tracker {
     int64_t linger_head_ns; /* ... and its last_ns, read when that head was first seen */
     bool fast;              /* header prediction on (file mode, not TCPTRIAGE_NO_FASTPATH) */
     struct conn_rare rare_sink; /* where rare evidence goes when its block cannot be allocated */
+    /* The tuples of recently evicted connections (tracker.c, "Evicted
+     * tuples"): allocated at the first eviction, a fixed number of slots. */
+    struct evicted_slot *evicted;
+    size_t evicted_mask;
     uint64_t next_id;
     uint64_t timer_visits;  /* live: connections the timer walks looked at (tests) */
 };

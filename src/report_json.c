@@ -243,6 +243,8 @@ static const char *roles_name(const struct conn *c)
         return "port_heuristic";
     if (c->ep[SIDE_CLIENT].flags & EP_SYN)
         return "syn";
+    if (!(c->ep[SIDE_SERVER].flags & EP_SYN) && conn_rare(c)->resumes)
+        return "resumed"; /* those of the evicted connection it continues */
     return "synack";
 }
 
@@ -303,6 +305,8 @@ static void json_connection(struct reporter *base, const struct conn *c,
         jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_handshakes\"");
     else
         jw_lit(w, ",\"evicted\":true,\"evicted_by\":\"max_connections\"");
+    if (rare->resumes)
+        jw_key_u64(w, "resumes", rare->resumes);
     jw_key_name(w, "roles", roles_name(c));
     if (c->flags & CONN_RST) {
         jw_lit(w, ",\"reset\":{\"phase\":\"");
@@ -471,6 +475,8 @@ static void json_end(struct reporter *base, const struct report_summary *s)
             (unsigned long long)s->tracker.evicted,
             (unsigned long long)s->tracker.evicted_handshakes, (unsigned long long)s->tracker.replaced,
             (unsigned long long)s->tracker.unhandled_state, s->peak_connections);
+    if (s->tracker.evicted) /* (none can be resumed otherwise) */
+        fprintf(f, ",\"resumed\":%llu", (unsigned long long)s->tracker.resumed);
     if (base->cfg.live)
         fprintf(f, ",\"capture_dropped\":%llu,\"interface_dropped\":%llu",
                 (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);

@@ -151,12 +151,16 @@ static void text_connection(struct reporter *base, const struct conn *c,
     fmt_clock(t, sizeof t, c->start_ns, base->cfg.ts_digits);
     fmt_endpoint(a, sizeof a, c, SIDE_CLIENT);
     fmt_endpoint(b, sizeof b, c, SIDE_SERVER);
-    int n = snprintf(line, sizeof line, "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s)",
-                     t, a, b, verdict_name(v->verdict),
-                     verdict_reason(c, v, reason, sizeof reason),
+    char resumes[64] = "";
+    if (conn_rare(c)->resumes)
+        snprintf(resumes, sizeof resumes, "; continues evicted connection %llu",
+                 (unsigned long long)conn_rare(c)->resumes);
+    int n = snprintf(line, sizeof line,
+                     "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s%s)", t, a, b,
+                     verdict_name(v->verdict), verdict_reason(c, v, reason, sizeof reason),
                      (unsigned long long)c->first_frame,
                      (unsigned long long)conn_frame(c, &c->last_frame),
-                     (unsigned long long)v->verdict_frame,
+                     (unsigned long long)v->verdict_frame, resumes,
                      why != END_EVICTED                   ? ""
                      : conn_evicted_at_handshake_cap(c) ? "; evicted at the handshake cap"
                                                         : "; evicted at the table cap");
@@ -309,6 +313,10 @@ static void text_end(struct reporter *base, const struct report_summary *s)
                    "(--max-handshakes), %llu at the table cap (--max-connections)\n",
                 (unsigned long long)ev_all, (unsigned long long)ev_hs,
                 (unsigned long long)(ev_all - ev_hs));
+    if (s->tracker.resumed)
+        fprintf(f, "  %llu connections came back after their eviction: each was reported as the "
+                   "continuation of the evicted one (\"continues evicted connection N\")\n",
+                (unsigned long long)s->tracker.resumed);
     if (base->cfg.live)
         fprintf(f, "  capture drops: %llu by the kernel, %llu by the interface\n",
                 (unsigned long long)s->live_dropped, (unsigned long long)s->live_if_dropped);

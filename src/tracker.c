@@ -485,15 +485,110 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
     }
 }
 
+/* ---- evicted tuples ------------------------------------------------------
+ *
+ * An evicted connection is reported at once; if its tuple comes back (the
+ * rest of a long connection, a retransmitted SYN, the server's SYN-ACK),
+ * the record made for it says which connection it continues (resumes) and
+ * keeps that one's roles instead of guessing them from the ports: not a
+ * new connection out of nowhere. The tracker remembers the tuples of recent
+ * evictions for that in a fixed array of slots, indexed like the flow table
+ * (by the tuple's hash) and holding a 64-bit fingerprint of the tuple (a
+ * second, independent hash: a false match has odds of ~2^-64), the evicted
+ * connection's id and its roles. A slot is overwritten by a later eviction
+ * that hashes to it: the memory is bounded (16 bytes a slot, a slot per 8
+ * connections of --max-connections, at least 1,024: 2 MiB at the default)
+ * and keeps the most recent evictions. A spoofed flood's tuples never come
+ * back; they only churn the slots. */
+struct evicted_slot {
+    uint64_t fp;   /* the tuple's fingerprint (never 0); 0: empty */
+    uint64_t info; /* the evicted connection's id << 2 | EVS_* */
+};
+#define EVS_CLIENT_IS_LO 1u  /* its client was the key's lo side */
+#define EVS_ESTABLISHED  2u  /* it was established */
+#define EVICTED_SLOTS_MIN 1024u
+
+/* The fingerprint of the flow key whose five 64-bit words are w: built like
+ * flow_key_hash() (the words times odd constants, summed, then mixed) with
+ * other constants and murmur3's finaliser, so it does not depend on the
+ * slot index. */
+static uint64_t tuple_fingerprint(const uint64_t w[5])
+{
+    uint64_t h = w[0] * 0xa0761d6478bd642full + w[1] * 0xe7037ed1a0b428dbull +
+                 w[2] * 0x8ebc6af09c88c6e3ull + w[3] * 0x589965cc75374cc3ull +
+                 w[4] * 0x1d8e4e27c47d124full;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h | 1;
+}
+
+static uint64_t flow_key_fingerprint(const struct flow_key *k)
+{
+    uint64_t w[5];
+    _Static_assert(sizeof *k == sizeof w, "the flow key is five words");
+    memcpy(w, k, sizeof w);
+    return tuple_fingerprint(w);
+}
+
+/* The same for a connection's key, without building the flow key: an IPv4
+ * address is its 4 bytes then zeros in the flow key (conn.h). */
+static uint64_t conn_key_fingerprint(const struct conn_key *ck)
+{
+    uint64_t w[5] = {0, 0, 0, 0, 0};
+    if (ck->ip_version == 6) {
+        memcpy(w, ck->addr.v6, 4 * sizeof w[0]);
+    } else {
+        memcpy(&w[0], &ck->addr.v4[0], 4);
+        memcpy(&w[2], &ck->addr.v4[1], 4);
+    }
+    memcpy(&w[4], &ck->port_lo, sizeof w[4]); /* ports, version, padding: one word in both */
+    return tuple_fingerprint(w);
+}
+
+static void evicted_remember(struct tracker *t, const struct conn *c)
+{
+    if (!t->evicted) {
+        size_t n = EVICTED_SLOTS_MIN;
+        while (n < t->cfg.max_connections / 8 && n < ((size_t)1 << 30))
+            n *= 2;
+        t->evicted = calloc(n, sizeof *t->evicted);
+        if (!t->evicted)
+            return; /* (only the links are lost; tried again at the next eviction) */
+        t->evicted_mask = n - 1;
+    }
+    struct evicted_slot *sl = &t->evicted[c->hash & t->evicted_mask];
+    sl->fp = conn_key_fingerprint(&c->key);
+    sl->info = c->id << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
+               ((c->flags & CONN_ESTABLISHED) ? EVS_ESTABLISHED : 0);
+}
+
+/* The slot of the evicted connection that a new connection on p's tuple,
+ * opened by seg, continues; NULL: none. A SYN on the tuple of an evicted
+ * established connection opens a new one (the port was reused). */
+static struct evicted_slot *evicted_match(struct tracker *t, const struct tracker_prep *p,
+                                          const struct tcp_segment *seg)
+{
+    struct evicted_slot *sl = &t->evicted[p->hash & t->evicted_mask];
+    if (!sl->fp || sl->fp != flow_key_fingerprint(&p->key))
+        return NULL;
+    if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && (sl->info & EVS_ESTABLISHED))
+        return NULL;
+    return sl;
+}
+
 /* Reports the least recently active connection of list l (not empty) as
- * evicted. */
-static void evict(struct tracker *t, const struct flow_list *l, bool handshake_cap, int64_t now_ns)
+ * evicted. (Inlined: once per SYN of a flood at the handshake cap.) */
+static inline __attribute__((always_inline)) void evict(struct tracker *t, const struct flow_list *l, bool handshake_cap, int64_t now_ns)
 {
     struct conn *c = flow_list_head(&t->table, l);
     c->flags |= CONN_EVICTED;
     t->cnt.evicted++;
     t->cnt.evicted_handshakes += handshake_cap;
     flow_table_remove(&t->table, c); /* (never a lingering one: emit_and_free() not needed) */
+    evicted_remember(t, c);
     /* What the reporters see: CONN_IN_HANDSHAKE when that cap evicted it. */
     if (!handshake_cap)
         c->flags &= (uint16_t)~CONN_IN_HANDSHAKE;
@@ -600,6 +695,18 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
     } else {
         src_is_client = !source_looks_like_server(seg->sport, seg->dport);
         c->flags |= CONN_ROLES_GUESSED;
+    }
+    struct evicted_slot *ev = t->evicted ? evicted_match(t, p, seg) : NULL;
+    if (ev) {
+        /* the continuation of an evicted connection: its roles, and a link */
+        struct conn_rare *r = rare_of(t, c);
+        r->resumes = ev->info >> 2;
+        if (c->flags & CONN_ROLES_GUESSED) {
+            c->flags &= (uint16_t)~CONN_ROLES_GUESSED;
+            src_is_client = ((ev->info & EVS_CLIENT_IS_LO) != 0) == src_is_lo;
+        }
+        ev->fp = 0; /* once */
+        t->cnt.resumed++;
     }
     if (src_is_client == src_is_lo)
         c->flags |= CONN_CLIENT_IS_LO;
@@ -1278,6 +1385,10 @@ void tracker_prepare(const struct tracker *t, const struct decoded *d, struct tr
 void tracker_prefetch(const struct tracker *t, const struct tracker_prep *p)
 {
     flow_table_prefetch_conn(&t->table, p->hash);
+    /* read if the frame opens a connection (with the pipeline only: a large
+     * table, where a flood evicts one connection a SYN) */
+    if (t->evicted)
+        __builtin_prefetch(&t->evicted[p->hash & t->evicted_mask]);
 }
 
 void tracker_packet(struct tracker *t, const struct decoded *d, const struct frame *f)
@@ -1509,4 +1620,6 @@ void tracker_finish(struct tracker *t)
 void tracker_destroy(struct tracker *t)
 {
     flow_table_destroy(&t->table);
+    free(t->evicted);
+    t->evicted = NULL;
 }

@@ -62,7 +62,8 @@ flood = os.path.join(captures, "diag_synflood.pcap")
 # The handshake cap protects the ordinary connection.
 conns, s = records(run(flood, ["--max-connections", "5", "--max-handshakes", "2"]))
 real = [c for c in conns if (c["client"], c["client_port"]) == REAL_CLIENT]
-check(len(real) == 1, f"capped: the real connection reported {len(real)} times, not once")
+check(len(real) == 1 and "resumes" not in real[0],
+      f"capped: the real connection reported {len(real)} times, not once")
 if real:
     r = real[0]
     check(r["verdict"] == "closed" and r["handshake"] == "complete" and not r["evicted"],
@@ -89,6 +90,20 @@ real = [c for c in conns if (c["client"], c["client_port"]) == REAL_CLIENT]
 check(len(real) == 2 and real[0]["evicted"] and real[1]["handshake"] == "missing",
       "uncapped: the real connection was not evicted and picked up again "
       f"({[(c['verdict'], c['evicted'], c['handshake']) for c in real]})")
+# ... as the continuation of the evicted one, not a new connection out of nowhere
+if len(real) == 2:
+    check(real[1].get("resumes") == real[0]["id"] and real[1]["roles"] == "resumed" and
+          "resumes" not in real[0],
+          f"uncapped: the second record does not continue the evicted one "
+          f"(resumes {real[1].get('resumes')}, roles {real[1]['roles']}, id {real[0]['id']})")
+by_id = {c["id"]: c for c in conns}
+resuming = [c for c in conns if "resumes" in c]
+check(s.get("resumed") == len(resuming) and resuming,
+      f"uncapped: summary resumed {s.get('resumed')}, {len(resuming)} lines resume one")
+key = lambda c: (c["client"], c["client_port"], c["server"], c["server_port"])
+check(all(c["resumes"] in by_id and by_id[c["resumes"]]["evicted"] and
+          key(by_id[c["resumes"]]) == key(c) and c["resumes"] < c["id"] for c in resuming),
+      "uncapped: a line resumes a connection that was not the evicted one of its tuple")
 check(all(c.get("evicted_by") == "max_connections" for c in conns if c["evicted"]),
       "uncapped: evicted_by does not name the table's cap")
 check(s["evicted"] > 100 and s["evicted_handshakes"] == 0,
@@ -112,6 +127,9 @@ for args, cap, by_hs in ((["--max-handshakes", "1000"], 1000, True),
     check(s["peak_connections"] == min(cap, 30000),
           f"flood {args}: peak {s['peak_connections']}, cap {cap}")
     want = 30000 - min(cap, 30000)
+    check(not any("resumes" in c for c in conns) and s.get("resumed", 0) == 0 and
+          ("resumed" in s) == (want > 0),
+          f"flood {args}: spoofed tuples never come back, yet {s.get('resumed')} resumed")
     check(s["evicted"] == want and s["evicted_handshakes"] == (want if by_hs else 0) and
           sum(c["evicted"] for c in conns) == want and
           sum(c.get("evicted_by") == ("max_handshakes" if by_hs else "max_connections")

@@ -1065,6 +1065,81 @@ static void test_eviction_least_recently_active(void **state)
     h_free(h);
 }
 
+/* An evicted connection whose tuple comes back: the record made for the
+ * rest of it says which connection it continues and keeps that one's roles
+ * -- here a client on port 80 talking to port 50000, which the port
+ * heuristic would turn round. Once only; a SYN on the tuple of an evicted
+ * established connection is a new connection (the port reused); a half-open
+ * one's retransmitted SYN continues it. */
+static void test_evicted_tuple_resumes(void **state)
+{
+    (void)state;
+    struct tracker_config cfg;
+    tracker_config_default(&cfg);
+    cfg.max_connections = 1;
+    struct harness *h = h_new(&cfg);
+    const struct sb_step steps[] = {
+        HANDSHAKE(F_SA),
+        CF(F_A, MS(30), SYN, 0, 0, 0),             /* evicts the F_SA connection */
+        SF(F_SA, MS(40), PA, 1, 1, 100),           /* its server answers: evicts A */
+        CF(F_SA, MS(50), A, 1, 101, 0),            /* (the same record) */
+    };
+    h_run(h, steps, sizeof steps / sizeof steps[0]);
+    assert_int_equal(h->n_out, 2);
+    const struct conn *sa = &h->out[0].c, *a = &h->out[1].c;
+    assert_true(sa->flags & CONN_EVICTED);
+    assert_int_equal(conn_port(sa, SIDE_CLIENT), 80);
+    assert_int_equal(conn_rare(sa)->resumes, 0);
+    assert_true(a->flags & CONN_EVICTED);
+    assert_int_equal(conn_port(a, SIDE_CLIENT), 51000);
+    assert_int_equal(h->t.cnt.resumed, 1);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 3);
+    const struct conn *cont = &h->out[2].c;
+    assert_int_equal(conn_rare(cont)->resumes, sa->id);
+    assert_false(cont->flags & CONN_ROLES_GUESSED);
+    assert_int_equal(conn_port(cont, SIDE_CLIENT), 80);
+    assert_int_equal(conn_port(cont, SIDE_SERVER), 50000);
+    assert_int_equal(cont->ep[SIDE_SERVER].pkts, 1);
+    assert_int_equal(cont->ep[SIDE_CLIENT].pkts, 1);
+    assert_int_equal(cont->handshake, HS_MISSING);
+    h_free(h);
+
+    /* A SYN on an evicted established connection's tuple: a new one. A
+     * half-open one's SYN again: its continuation. */
+    h = h_new(&cfg);
+    const struct sb_step again[] = {
+        HANDSHAKE(F_A),
+        CF(F_B, MS(30), SYN, 0, 0, 0), /* evicts A (established) */
+        CF(F_A2, MS(40), SYN, 0, 0, 0), /* evicts B (half-open); A's tuple, a new ISN */
+        CF(F_B, MS(1040), SYN, 0, 0, 0), /* B's retransmitted SYN: evicts A2 */
+    };
+    h_run(h, again, sizeof again / sizeof again[0]);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 4);
+    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 51000); /* A2 */
+    assert_int_equal(conn_rare(&h->out[2].c)->resumes, 0);
+    assert_int_equal(conn_port(&h->out[3].c, SIDE_CLIENT), 51001); /* B again */
+    assert_int_equal(conn_rare(&h->out[3].c)->resumes, h->out[1].c.id);
+    assert_int_equal(h->t.cnt.resumed, 1);
+    h_free(h);
+
+    /* IPv6: the tuple read from the connection's address block */
+    h = h_new(&cfg);
+    const struct sb_step v6[] = {
+        HANDSHAKE(F_V6),
+        CF(F_A, MS(30), SYN, 0, 0, 0),     /* evicts the IPv6 connection */
+        SF(F_V6, MS(40), PA, 1, 1, 100),   /* it comes back */
+    };
+    h_run(h, v6, sizeof v6 / sizeof v6[0]);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 3);
+    assert_int_equal(h->out[2].c.key.ip_version, 6);
+    assert_int_equal(conn_rare(&h->out[2].c)->resumes, h->out[0].c.id);
+    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 40002);
+    h_free(h);
+}
+
 static void test_eviction_takes_lingering_first(void **state)
 {
     (void)state;
@@ -1683,6 +1758,7 @@ int main(void)
     flows_init();
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test_teardown(test_eviction_least_recently_active, h_teardown),
+        cmocka_unit_test_teardown(test_evicted_tuple_resumes, h_teardown),
         cmocka_unit_test_teardown(test_eviction_takes_lingering_first, h_teardown),
         cmocka_unit_test_teardown(test_handshake_cap_spares_established, h_teardown),
         cmocka_unit_test_teardown(test_eviction_lru_across_lists, h_teardown),
