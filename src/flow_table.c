@@ -335,9 +335,10 @@ static void index_delete(struct flow_table *t, size_t i)
                 return;
             size_t home = (size_t)(t->slots[j] >> 32) & t->mask;
             /* Can slot j's entry move to i? Only if its home is not in the
-             * cyclic range (i, j]. */
-            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-            if (!stays)
+             * cyclic range (i, j]: if it is no farther from j than i is
+             * (distances modulo the size; no branch on where the range
+             * wraps, whose outcome the processor cannot guess). */
+            if (((j - home) & t->mask) >= ((j - i) & t->mask))
                 break;
         }
         t->slots[i] = t->slots[j];
