@@ -487,26 +487,31 @@ static void expire_lingering(struct tracker *t, int64_t now_ns)
 
 /* ---- evicted tuples ------------------------------------------------------
  *
- * An evicted connection is reported at once; if its tuple comes back (the
- * rest of a long connection, a retransmitted SYN, the server's SYN-ACK),
- * the record made for it says which connection it continues (resumes) and
- * keeps that one's roles instead of guessing them from the ports: not a
- * new connection out of nowhere. The tracker remembers the tuples of recent
- * evictions for that in a fixed array of slots, indexed like the flow table
- * (by the tuple's hash) and holding a 64-bit fingerprint of the tuple (a
- * second, independent hash: a false match has odds of ~2^-64), the evicted
- * connection's id and its roles. A slot is overwritten by a later eviction
- * that hashes to it: the memory is bounded (16 bytes a slot, a slot per 8
- * connections of --max-connections, at least 1,024: 2 MiB at the default)
- * and keeps the most recent evictions. A spoofed flood's tuples never come
- * back; they only churn the slots. */
+ * An evicted established connection is reported at once; if its tuple comes
+ * back (the rest of a long connection that was idle), the record made for
+ * it says which connection it continues (resumes) and keeps that one's roles
+ * instead of guessing them from the ports: not a new connection out of
+ * nowhere. The tracker remembers the tuples of recent evictions for that in
+ * a fixed array of slots, indexed like the flow table (by the tuple's hash)
+ * and holding a 64-bit fingerprint of the tuple (a second, independent hash:
+ * a false match has odds of ~2^-64), the evicted connection's id and its
+ * roles. A slot is overwritten by a later eviction that hashes to it: the
+ * memory is bounded (16 bytes a slot, a slot per 8 connections of
+ * --max-connections, from 1,024 to 2^20: 2 MiB at the default) and keeps the
+ * most recent evictions. Connections evicted in their handshake are not
+ * remembered: a SYN flood's are spoofed and never come back, and a real
+ * client's retry comes back after more evictions than a bounded memory holds
+ * (a flood at the handshake cap evicts one a SYN); writing a slot a SYN made
+ * a flood a third slower. Their next segment opens a record of its own: a
+ * retried SYN a new attempt, a resent SYN-ACK one whose roles it gives. */
 struct evicted_slot {
     uint64_t fp;   /* the tuple's fingerprint (never 0); 0: empty */
     uint64_t info; /* the evicted connection's id << 2 | EVS_* */
 };
 #define EVS_CLIENT_IS_LO 1u  /* its client was the key's lo side */
-#define EVS_ESTABLISHED  2u  /* it was established */
+#define EVS_ROLES_GUESSED 2u /* ... as the port heuristic guessed */
 #define EVICTED_SLOTS_MIN 1024u
+#define EVICTED_SLOTS_MAX ((size_t)1 << 20)
 
 /* The fingerprint of the flow key whose five 64-bit words are w: built like
  * flow_key_hash() (the words times odd constants, summed, then mixed) with
@@ -552,7 +557,7 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
 {
     if (!t->evicted) {
         size_t n = EVICTED_SLOTS_MIN;
-        while (n < t->cfg.max_connections / 8 && n < ((size_t)1 << 30))
+        while (n < t->cfg.max_connections / 8 && n < EVICTED_SLOTS_MAX)
             n *= 2;
         t->evicted = calloc(n, sizeof *t->evicted);
         if (!t->evicted)
@@ -562,21 +567,25 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
     struct evicted_slot *sl = &t->evicted[c->hash & t->evicted_mask];
     sl->fp = conn_key_fingerprint(&c->key);
     sl->info = c->id << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
-               ((c->flags & CONN_ESTABLISHED) ? EVS_ESTABLISHED : 0);
+               ((c->flags & CONN_ROLES_GUESSED) ? EVS_ROLES_GUESSED : 0);
 }
 
-/* The slot of the evicted connection that a new connection on p's tuple,
- * opened by seg, continues; NULL: none. A SYN on the tuple of an evicted
- * established connection opens a new one (the port was reused). */
-static struct evicted_slot *evicted_match(struct tracker *t, const struct tracker_prep *p,
-                                          const struct tcp_segment *seg)
+/* The id of the evicted connection that a new connection on p's tuple,
+ * opened by seg, continues (0: none), and its EVS_* flags. The first new
+ * connection on the tuple uses the memory up: a SYN opens a new connection
+ * (the port was reused: an established connection would have been replaced
+ * by it), and whatever comes after that new one is not the evicted one's. */
+static uint64_t evicted_match(struct tracker *t, const struct tracker_prep *p,
+                              const struct tcp_segment *seg, unsigned *evs)
 {
     struct evicted_slot *sl = &t->evicted[p->hash & t->evicted_mask];
     if (!sl->fp || sl->fp != flow_key_fingerprint(&p->key))
-        return NULL;
-    if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && (sl->info & EVS_ESTABLISHED))
-        return NULL;
-    return sl;
+        return 0;
+    sl->fp = 0;
+    if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+        return 0;
+    *evs = (unsigned)(sl->info & 3u);
+    return sl->info >> 2;
 }
 
 /* Reports the least recently active connection of list l (not empty) as
@@ -588,7 +597,8 @@ static inline __attribute__((always_inline)) void evict(struct tracker *t, const
     t->cnt.evicted++;
     t->cnt.evicted_handshakes += handshake_cap;
     flow_table_remove(&t->table, c); /* (never a lingering one: emit_and_free() not needed) */
-    evicted_remember(t, c);
+    if (c->flags & CONN_ESTABLISHED)
+        evicted_remember(t, c);
     /* What the reporters see: CONN_IN_HANDSHAKE when that cap evicted it. */
     if (!handshake_cap)
         c->flags &= (uint16_t)~CONN_IN_HANDSHAKE;
@@ -696,16 +706,18 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
         src_is_client = !source_looks_like_server(seg->sport, seg->dport);
         c->flags |= CONN_ROLES_GUESSED;
     }
-    struct evicted_slot *ev = t->evicted ? evicted_match(t, p, seg) : NULL;
-    if (ev) {
-        /* the continuation of an evicted connection: its roles, and a link */
-        struct conn_rare *r = rare_of(t, c);
-        r->resumes = ev->info >> 2;
+    unsigned evs = 0;
+    uint64_t resumes = t->evicted ? evicted_match(t, p, seg, &evs) : 0;
+    struct conn_rare *r = resumes ? rare_of(t, c) : NULL;
+    if (r && r != &t->rare_sink) { /* (no block: no link, the roles guessed as they were) */
+        /* the continuation of an evicted connection: a link, and its roles
+         * (when the ports guessed them there, they stay guessed here) */
+        r->resumes = resumes;
         if (c->flags & CONN_ROLES_GUESSED) {
-            c->flags &= (uint16_t)~CONN_ROLES_GUESSED;
-            src_is_client = ((ev->info & EVS_CLIENT_IS_LO) != 0) == src_is_lo;
+            src_is_client = ((evs & EVS_CLIENT_IS_LO) != 0) == src_is_lo;
+            if (!(evs & EVS_ROLES_GUESSED))
+                c->flags &= (uint16_t)~CONN_ROLES_GUESSED;
         }
-        ev->fp = 0; /* once */
         t->cnt.resumed++;
     }
     if (src_is_client == src_is_lo)

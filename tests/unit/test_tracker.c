@@ -1065,12 +1065,13 @@ static void test_eviction_least_recently_active(void **state)
     h_free(h);
 }
 
-/* An evicted connection whose tuple comes back: the record made for the
- * rest of it says which connection it continues and keeps that one's roles
- * -- here a client on port 80 talking to port 50000, which the port
- * heuristic would turn round. Once only; a SYN on the tuple of an evicted
- * established connection is a new connection (the port reused); a half-open
- * one's retransmitted SYN continues it. */
+/* An evicted established connection whose tuple comes back: the record made
+ * for the rest of it says which connection it continues and keeps that
+ * one's roles -- here a client on port 80 talking to port 50000, which the
+ * port heuristic would turn round. Once only; a SYN on the tuple opens a new
+ * connection (the port reused), and uses the memory up: what follows that
+ * one is not the evicted one's. Connections evicted in their handshake are
+ * not remembered (tracker.c, "Evicted tuples"). */
 static void test_evicted_tuple_resumes(void **state)
 {
     (void)state;
@@ -1105,23 +1106,45 @@ static void test_evicted_tuple_resumes(void **state)
     assert_int_equal(cont->handshake, HS_MISSING);
     h_free(h);
 
-    /* A SYN on an evicted established connection's tuple: a new one. A
-     * half-open one's SYN again: its continuation. */
+    /* A SYN on an evicted established connection's tuple: a new one, which
+     * uses the memory up (its close, and a stray ACK after its lingering, are
+     * its own, not A's). A half-open one's SYN again: not remembered. */
+    cfg.max_connections = 2;
     h = h_new(&cfg);
     const struct sb_step again[] = {
         HANDSHAKE(F_A),
-        CF(F_B, MS(30), SYN, 0, 0, 0), /* evicts A (established) */
-        CF(F_A2, MS(40), SYN, 0, 0, 0), /* evicts B (half-open); A's tuple, a new ISN */
-        CF(F_B, MS(1040), SYN, 0, 0, 0), /* B's retransmitted SYN: evicts A2 */
+        CF(F_B, MS(30), SYN, 0, 0, 0),
+        CF(F_C, MS(31), SYN, 0, 0, 0),   /* evicts A (established) */
+        CF(F_A2, MS(40), SYN, 0, 0, 0),  /* evicts B (half-open); A's tuple, a new ISN */
+        SF(F_A2, MS(50), SA, 0, 1, 0),   CF(F_A2, MS(60), A, 1, 1, 0),
+        CF(F_A2, MS(70), FA, 1, 1, 0),   SF(F_A2, MS(80), FA, 1, 2, 0),
+        CF(F_A2, MS(90), A, 2, 2, 0),    /* A2 closed: lingers, then goes */
+        CF(F_B, MS(1040), SYN, 0, 0, 0), /* B's retransmitted SYN: evicts C */
+        CF(F_A2, MS(20000), A, 2, 2, 0), /* a stray ACK long after */
     };
     h_run(h, again, sizeof again / sizeof again[0]);
     tracker_finish(&h->t);
-    assert_int_equal(h->n_out, 4);
-    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 51000); /* A2 */
-    assert_int_equal(conn_rare(&h->out[2].c)->resumes, 0);
-    assert_int_equal(conn_port(&h->out[3].c, SIDE_CLIENT), 51001); /* B again */
-    assert_int_equal(conn_rare(&h->out[3].c)->resumes, h->out[1].c.id);
-    assert_int_equal(h->t.cnt.resumed, 1);
+    assert_int_equal(h->t.cnt.evicted, 3);
+    assert_int_equal(h->t.cnt.resumed, 0);
+    for (size_t i = 0; i < h->n_out; i++)
+        assert_int_equal(conn_rare(&h->out[i].c)->resumes, 0);
+    h_free(h);
+    cfg.max_connections = 1;
+
+    /* Roles the ports guessed (picked up mid-stream) stay guessed */
+    h = h_new(&cfg);
+    const struct sb_step guessed[] = {
+        CF(F_LOWER, 0, PA, 1, 1, 100),      /* 6000 -> 5000: taken as 5000's client */
+        CF(F_A, MS(10), SYN, 0, 0, 0),      /* evicts it */
+        SF(F_LOWER, MS(20), PA, 1, 101, 50), /* it comes back: evicts A */
+    };
+    h_run(h, guessed, sizeof guessed / sizeof guessed[0]);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 3);
+    assert_true(h->out[0].c.flags & CONN_ROLES_GUESSED);
+    assert_int_equal(conn_rare(&h->out[2].c)->resumes, h->out[0].c.id);
+    assert_true(h->out[2].c.flags & CONN_ROLES_GUESSED);
+    assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), conn_port(&h->out[0].c, SIDE_CLIENT));
     h_free(h);
 
     /* IPv6: the tuple read from the connection's address block */
