@@ -720,6 +720,22 @@ static enum decode_status decode_ipv6(struct dctx *d, struct cursor *c)
  */
 
 /* acc + w, the carry out of bit 63 added back in (compiles to add + adc). */
+/* Both ports with one 32-bit store. flow_key_make_hashed() reads them (the
+ * compiler merges the two reads into one): a processor forwards a load from
+ * one store it covers, not from two stores of half its width each, and
+ * waits for those to reach the cache instead (~3% of a run). */
+_Static_assert(offsetof(struct tcp_segment, dport) == offsetof(struct tcp_segment, sport) + 2,
+               "the two ports are one 32-bit word");
+static ALWAYS_INLINE void set_ports(struct tcp_segment *t, uint16_t sport, uint16_t dport)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v = (uint32_t)sport | (uint32_t)dport << 16;
+#else
+    uint32_t v = (uint32_t)sport << 16 | (uint32_t)dport;
+#endif
+    memcpy(&t->sport, &v, sizeof v);
+}
+
 static ALWAYS_INLINE uint64_t csum_adc(uint64_t acc, uint64_t w)
 {
     acc += w;
@@ -1177,13 +1193,15 @@ static enum decode_status decode_tcp(struct dctx *d, struct cursor *c)
 {
     struct tcp_segment *t = &d->out->tcp;
     uint8_t doff;
+    uint16_t sport, dport;
 
     cur_rebase(c);
-    if (!(rd_be16(c, &t->sport) && rd_be16(c, &t->dport) && rd_be32(c, &t->seq) &&
+    if (!(rd_be16(c, &sport) && rd_be16(c, &dport) && rd_be32(c, &t->seq) &&
           rd_be32(c, &t->ack) && rd_u8(c, &doff) && rd_u8(c, &t->flags) && rd_be16(c, &t->window) &&
           cur_skip(c, 4))) {
         return drop(d, missing(c, 0, TCP_MIN_HLEN, DR_TCP_DATA_OFFSET));
     }
+    set_ports(t, sport, dport);
     uint32_t hlen = (uint32_t)(doff >> 4) * 4u;
     if (hlen < TCP_MIN_HLEN || hlen > c->wire) {
         return drop(d, DR_TCP_DATA_OFFSET);
@@ -1394,8 +1412,7 @@ static ALWAYS_INLINE bool decode_fast(const struct frame *f, const struct decode
         t->ip_version = 6;
         t->ttl = ip[7];
     }
-    t->sport = ld_be16(tcp);
-    t->dport = ld_be16(tcp + 2);
+    set_ports(t, ld_be16(tcp), ld_be16(tcp + 2));
     t->seq = ld_be32(tcp + 4);
     t->ack = ld_be32(tcp + 8);
     t->window = ld_be16(tcp + 14);
