@@ -132,8 +132,9 @@ struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key 
 void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
 /* The head of list l is next to be removed (evicted at the cap, or expired
- * after lingering): prefetch the second one's struct and the head's index
- * slot (its hash was brought into cache by the previous call). */
+ * after lingering): prefetch the index slots of the head and the second one
+ * (their structs were brought into cache by the previous calls) and the
+ * third one's struct. */
 void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list (of the handshake list, with CONN_IN_HANDSHAKE,

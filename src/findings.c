@@ -470,13 +470,23 @@ static void *room_for_one(void *v, size_t n, size_t *cap, size_t elem)
     return nv;
 }
 
-/* The service c went to: its key, zero-filled (the padding is hashed). */
+/* The service c went to: its key, zero-filled (the padding is hashed).
+ * Written a word at a time, as fasthash() and the comparisons read it (see
+ * conn_addr_words()): the address in two 8-byte stores, port, version and
+ * padding in one 4-byte store. */
+_Static_assert(sizeof(struct svc_key) == 20 && offsetof(struct svc_key, port) == 16 &&
+                   offsetof(struct svc_key, ip_version) == 18,
+               "a service key is two address words and a 4-byte tail");
 static void svc_key_of(const struct conn *c, struct svc_key *k)
 {
-    memset(k, 0, sizeof *k);
-    k->addr = conn_addr(c, SIDE_SERVER);
-    k->port = conn_port(c, SIDE_SERVER);
-    k->ip_version = c->key.ip_version;
+    conn_addr_words(c, SIDE_SERVER, &k->addr);
+    uint8_t tail[4] = {0};
+    uint16_t port = conn_port(c, SIDE_SERVER);
+    memcpy(tail, &port, 2);
+    tail[2] = c->key.ip_version;
+    uint32_t w;
+    memcpy(&w, tail, 4);
+    memcpy(&k->port, &w, 4);
 }
 
 /* The service of key (whose hash is h), created if there is room. */
@@ -532,10 +542,12 @@ static void pair_seen_build(struct findings *fs)
 static struct pair *pair_get(struct findings *fs, const struct conn *c,
                              const struct svc_key *svc, uint32_t svc_hash)
 {
-    struct pair_key k;
-    memset(&k, 0, sizeof k);
-    k.client = conn_addr(c, SIDE_CLIENT);
-    k.svc = *svc;
+    struct pair_key k; /* word by word, as svc_key_of() */
+    _Static_assert(sizeof k == 36 && offsetof(struct pair_key, svc) == 16, "pair key layout");
+    conn_addr_words(c, SIDE_CLIENT, &k.client);
+    memcpy(k.svc.addr.b, svc->addr.b, 8);
+    memcpy(k.svc.addr.b + 8, svc->addr.b + 8, 8);
+    memcpy(&k.svc.port, &svc->port, 4);
     uint32_t h = fasthash_more(svc_hash, &k.client, sizeof k.client);
     if (fs->pair_seen) {
         uint64_t b = h & fs->pair_seen_mask;

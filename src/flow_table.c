@@ -488,9 +488,16 @@ void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_lis
         return;
     __builtin_prefetch(&t->slots[v1->hash & t->mask]);
     const struct conn *v2 = flow_table_next(t, v1);
-    if (v2) /* the whole of it: the verdict reads it all */
-        for (size_t off = 0; off < sizeof *v2; off += 64)
-            __builtin_prefetch((const char *)v2 + off);
+    if (!v2)
+        return;
+    /* the second's slot too, well ahead (its struct, brought by the
+     * previous call, has likely arrived), and the third's whole struct: the
+     * verdict reads it all */
+    __builtin_prefetch(&t->slots[v2->hash & t->mask]);
+    const struct conn *v3 = flow_table_next(t, v2);
+    if (v3)
+        for (size_t off = 0; off < sizeof *v3; off += 64)
+            __builtin_prefetch((const char *)v3 + off);
 }
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
