@@ -134,7 +134,7 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
 /* The head of list l is next to be removed (evicted at the cap, or expired
  * after lingering): prefetch the index slots of the head and the second one
  * (their structs were brought into cache by the previous calls) and the
- * third one's struct. */
+ * fourth one's struct. */
 void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list (of the handshake list, with CONN_IN_HANDSHAKE,

@@ -483,21 +483,25 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
 void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l)
 {
     PREFETCH_KEEP();
-    const struct conn *v1 = flow_list_head(t, l);
-    if (!v1)
+    /* The list is followed in the links (a dense array), not through the
+     * connections, whose structs may not have arrived yet: only the first
+     * two are read, for their hashes (their structs were prefetched two and
+     * three calls ago). */
+    uint32_t n1 = l->head, n2, n3, n4;
+    if (!n1)
         return;
-    __builtin_prefetch(&t->slots[v1->hash & t->mask]);
-    const struct conn *v2 = flow_table_next(t, v1);
-    if (!v2)
+    __builtin_prefetch(&t->slots[pool_at(t, n1 - 1)->hash & t->mask]);
+    if (!(n2 = t->links[n1 - 1].next))
         return;
-    /* the second's slot too, well ahead (its struct, brought by the
-     * previous call, has likely arrived), and the third's whole struct: the
+    __builtin_prefetch(&t->slots[pool_at(t, n2 - 1)->hash & t->mask]);
+    if (!(n3 = t->links[n2 - 1].next))
+        return;
+    n4 = t->links[n3 - 1].next;
+    /* the fourth's whole struct (the third's at the end of the list): the
      * verdict reads it all */
-    __builtin_prefetch(&t->slots[v2->hash & t->mask]);
-    const struct conn *v3 = flow_table_next(t, v2);
-    if (v3)
-        for (size_t off = 0; off < sizeof *v3; off += 64)
-            __builtin_prefetch((const char *)v3 + off);
+    const char *v = (const char *)pool_at(t, (n4 ? n4 : n3) - 1);
+    for (size_t off = 0; off < sizeof(struct conn); off += 64)
+        __builtin_prefetch(v + off);
 }
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k)
