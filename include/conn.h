@@ -491,8 +491,9 @@ bool name_lookup(const char *const *names, unsigned count, const char *name, uns
 
 /* Address and port of a side, in the connection's orientation. */
 struct ip_addr conn_addr(const struct conn *c, enum side s);
+uint16_t conn_port(const struct conn *c, enum side s);
 
-/* The same address written to *a as two 8-byte words (an IPv4 address is
+/* conn_addr() written to *a as two 8-byte words (an IPv4 address is
  * its 4 bytes, then zeros). For keys that are then hashed and compared a
  * word at a time: a load is forwarded from one store that covers it, and
  * waits for the cache when it spans narrower ones, as a struct built with
@@ -517,7 +518,6 @@ static inline void conn_addr_words(const struct conn *c, enum side s, struct ip_
     memcpy(a->b, &w0, 8);
     memcpy(a->b + 8, &w1, 8);
 }
-uint16_t conn_port(const struct conn *c, enum side s);
 
 /* Bytes sent by side s that the peer has not acknowledged (0 if unknown). */
 uint32_t conn_in_flight(const struct conn *c, enum side s);

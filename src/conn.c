@@ -84,12 +84,8 @@ const char *reset_phase_name(enum reset_phase p)
 
 struct ip_addr conn_addr(const struct conn *c, enum side s)
 {
-    bool lo = ((c->flags & CONN_CLIENT_IS_LO) != 0) == (s == SIDE_CLIENT);
-    if (c->key.ip_version == 6)
-        return lo ? c->key.addr.v6->lo : c->key.addr.v6->hi;
     struct ip_addr a;
-    memset(&a, 0, sizeof a);
-    memcpy(a.b, &c->key.addr.v4[lo ? 0 : 1], 4);
+    conn_addr_words(c, s, &a);
     return a;
 }
 

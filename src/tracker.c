@@ -570,13 +570,13 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
                ((c->flags & CONN_ROLES_GUESSED) ? EVS_ROLES_GUESSED : 0);
 }
 
-/* The id of the evicted connection that a new connection on p's tuple,
- * opened by seg, continues (0: none), and its EVS_* flags. The first new
+/* The slot's info (id << 2 | EVS_*) of the evicted connection that a new
+ * connection on p's tuple, opened by seg, continues; 0: none. The first new
  * connection on the tuple uses the memory up: a SYN opens a new connection
  * (the port was reused: an established connection would have been replaced
  * by it), and whatever comes after that new one is not the evicted one's. */
 static uint64_t evicted_match(struct tracker *t, const struct tracker_prep *p,
-                              const struct tcp_segment *seg, unsigned *evs)
+                              const struct tcp_segment *seg)
 {
     struct evicted_slot *sl = &t->evicted[p->hash & t->evicted_mask];
     if (!sl->fp || sl->fp != flow_key_fingerprint(&p->key))
@@ -584,13 +584,13 @@ static uint64_t evicted_match(struct tracker *t, const struct tracker_prep *p,
     sl->fp = 0;
     if ((seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
         return 0;
-    *evs = (unsigned)(sl->info & 3u);
-    return sl->info >> 2;
+    return sl->info;
 }
 
 /* Reports the least recently active connection of list l (not empty) as
  * evicted. (Inlined: once per SYN of a flood at the handshake cap.) */
-static inline __attribute__((always_inline)) void evict(struct tracker *t, const struct flow_list *l, bool handshake_cap, int64_t now_ns)
+static inline __attribute__((always_inline)) void
+evict(struct tracker *t, const struct flow_list *l, bool handshake_cap, int64_t now_ns)
 {
     struct conn *c = flow_list_head(&t->table, l);
     c->flags |= CONN_EVICTED;
@@ -706,16 +706,15 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
         src_is_client = !source_looks_like_server(seg->sport, seg->dport);
         c->flags |= CONN_ROLES_GUESSED;
     }
-    unsigned evs = 0;
-    uint64_t resumes = t->evicted ? evicted_match(t, p, seg, &evs) : 0;
-    struct conn_rare *r = resumes ? rare_of(t, c) : NULL;
+    uint64_t ev = t->evicted ? evicted_match(t, p, seg) : 0;
+    struct conn_rare *r = ev ? rare_of(t, c) : NULL;
     if (r && r != &t->rare_sink) { /* (no block: no link, the roles guessed as they were) */
         /* the continuation of an evicted connection: a link, and its roles
          * (when the ports guessed them there, they stay guessed here) */
-        r->resumes = resumes;
+        r->resumes = ev >> 2;
         if (c->flags & CONN_ROLES_GUESSED) {
-            src_is_client = ((evs & EVS_CLIENT_IS_LO) != 0) == src_is_lo;
-            if (!(evs & EVS_ROLES_GUESSED))
+            src_is_client = ((ev & EVS_CLIENT_IS_LO) != 0) == src_is_lo;
+            if (!(ev & EVS_ROLES_GUESSED))
                 c->flags &= (uint16_t)~CONN_ROLES_GUESSED;
         }
         t->cnt.resumed++;
