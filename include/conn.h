@@ -196,7 +196,6 @@ struct endpoint {
     cframe32 frame_syn;   /* first SYN / SYN-ACK frame (0: none) */
     cframe32 frame_fin;   /* first FIN frame */
     ctime32 ts_syn;       /* first SYN / SYN-ACK */
-    ctime32 ts_syn_last;  /* last SYN / SYN-ACK */
     ctime32 ts_fin;       /* first FIN */
 };
 
@@ -350,6 +349,9 @@ struct conn {
     ctime32 established;       /* time the handshake completed */
     cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
     ctime32 long_gap_end;      /* ... and when it ended */
+    ctime32 syn_last;          /* the client's last SYN (the server's last SYN-ACK is not kept:
+                                  nothing reads it) */
+    uint32_t pad_;             /* (the record stays 256 bytes) */
 };
 
 /* Four cache lines; the pool keeps connections 64-byte aligned. */
@@ -357,7 +359,7 @@ _Static_assert(sizeof(struct conn) == 256, "struct conn is four cache lines");
 
 /* The compact fields as plain values, once a connection is wide: one slot per
  * field of CONN_COMPACT_FIELDS (conn.c), times and durations in ns. */
-#define CONN_WIDE_SLOTS 26
+#define CONN_WIDE_SLOTS 25
 struct conn_wide {
     int64_t v[CONN_WIDE_SLOTS];
 };

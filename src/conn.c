@@ -172,7 +172,6 @@ enum compact_kind { K_TIME, K_DUR, K_FRAME };
     X(E##s##_FRAME_SYN, ep[s].frame_syn, K_FRAME)                                              \
     X(E##s##_FRAME_FIN, ep[s].frame_fin, K_FRAME)                                              \
     X(E##s##_TS_SYN, ep[s].ts_syn, K_TIME)                                                     \
-    X(E##s##_TS_SYN_LAST, ep[s].ts_syn_last, K_TIME)                                           \
     X(E##s##_TS_FIN, ep[s].ts_fin, K_TIME)
 
 /* Every compact field of struct conn: its wide slot's name, the field, its kind. */
@@ -183,6 +182,7 @@ enum compact_kind { K_TIME, K_DUR, K_FRAME };
     X(ESTABLISHED, established, K_TIME)                                                        \
     X(LONG_GAP, long_gap, K_DUR)                                                               \
     X(LONG_GAP_END, long_gap_end, K_TIME)                                                      \
+    X(SYN_LAST, syn_last, K_TIME)                                                              \
     EP_COMPACT(X, 0)                                                                           \
     EP_COMPACT(X, 1)
 
