@@ -330,7 +330,6 @@ struct conn {
     /* What most segments touch, in the first four cache lines ... */
     struct conn_key key;       /* index key (canonical) */
     uint32_t idx;              /* flow table pool index */
-    uint32_t hash;             /* hash of key (flow table) */
     uint16_t flags;            /* CONN_* */
     uint8_t rst_side;          /* enum side that sent the ending RST */
     uint8_t rst_phase;         /* enum reset_phase */

@@ -122,6 +122,8 @@ void flow_table_destroy(struct flow_table *t);
 
 /* The hash the index uses for key k. */
 uint32_t flow_key_hash(const struct flow_key *k);
+/* The same for a connection's key (the record does not keep its hash). */
+uint32_t conn_key_hash(const struct conn_key *ck);
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k);
 /* The same, with k's hash already computed (flow_key_hash()). */
@@ -133,8 +135,8 @@ void flow_table_prefetch_slot(const struct flow_table *t, uint32_t hash);
 void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
 /* The head of list l is next to be removed (evicted at the cap, or expired
  * after lingering): prefetch the index slots of the head and the second one
- * (their structs were brought into cache by the previous calls) and the
- * fourth one's struct. */
+ * (their structs were brought into cache by the previous calls; an IPv6
+ * second one's address block instead) and the fourth one's struct. */
 void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list (of the handshake list, with CONN_IN_HANDSHAKE,

@@ -75,6 +75,25 @@ uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg,
     return hash_words(w0, w1, w2, w3, w4);
 }
 
+uint32_t conn_key_hash(const struct conn_key *ck)
+{
+    uint64_t w4;
+    memcpy(&w4, &ck->port_lo, 8); /* ports, version, zero padding: as in the flow key */
+    if (ck->ip_version == 6) {
+        uint64_t w[4];
+        memcpy(w, ck->addr.v6, sizeof w);
+        return hash_words(w[0], w[1], w[2], w[3], w4);
+    }
+    /* an IPv4 address in a flow key: its 4 bytes, then zeros */
+    unsigned char lo[8] = {0}, hi[8] = {0};
+    uint64_t w0, w2;
+    memcpy(lo, &ck->addr.v4[0], 4);
+    memcpy(hi, &ck->addr.v4[1], 4);
+    memcpy(&w0, lo, 8);
+    memcpy(&w2, hi, 8);
+    return hash_words(w0, 0, w2, 0, w4);
+}
+
 void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo)
 {
     (void)flow_key_make_hashed(k, seg, src_is_lo);
@@ -221,7 +240,7 @@ static void conn_zero(struct conn *c)
 
 /* A zeroed connection from the free list, else the next never-used slot of
  * the pool (a new chunk when the last is used up); NULL when out of memory.
- * A free connection links to the next through its `hash` field. A new chunk
+ * A free connection links to the next through its `idx` field. A new chunk
  * is not written to until its slots are handed out: a small capture touches
  * only the pages it uses (a run on a 10-packet file does not fault in 400 KB). */
 static struct conn *pool_take(struct flow_table *t)
@@ -229,7 +248,7 @@ static struct conn *pool_take(struct flow_table *t)
     uint32_t idx;
     if (t->free_head) {
         idx = t->free_head - 1;
-        t->free_head = pool_at(t, idx)->hash;
+        t->free_head = pool_at(t, idx)->idx;
     } else {
         if (t->fresh == t->n_chunks * FLOW_CHUNK) {
             if (t->n_chunks >= UINT32_MAX / FLOW_CHUNK - 1)
@@ -262,15 +281,16 @@ static struct conn *pool_take(struct flow_table *t)
 
 static void pool_put(struct flow_table *t, struct conn *c)
 {
-    c->hash = t->free_head;
-    t->free_head = c->idx + 1;
+    uint32_t me = c->idx + 1;
+    c->idx = t->free_head;
+    t->free_head = me;
 }
 
 /* ---- index -------------------------------------------------------------- */
 
-static uint64_t slot_of(const struct conn *c)
+static uint64_t slot_of(const struct conn *c, uint32_t hash)
 {
-    return ((uint64_t)c->hash << 32) | ((uint64_t)c->idx + 1);
+    return ((uint64_t)hash << 32) | ((uint64_t)c->idx + 1);
 }
 
 /* Index memory for n slots, zeroed: huge pages from FLOW_INDEX_HUGE bytes. */
@@ -312,11 +332,13 @@ static bool index_grow(struct flow_table *t)
     return true;
 }
 
-/* The slot holding c. */
+/* The slot holding c (its hash recomputed from its key: the record does not
+ * keep it). */
 static size_t index_slot(const struct flow_table *t, const struct conn *c)
 {
-    uint64_t want = slot_of(c);
-    size_t i = c->hash & t->mask;
+    uint32_t hash = conn_key_hash(&c->key);
+    uint64_t want = slot_of(c, hash);
+    size_t i = hash & t->mask;
     while (t->slots[i] != want)
         i = (i + 1) & t->mask;
     return i;
@@ -485,15 +507,21 @@ void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_lis
     PREFETCH_KEEP();
     /* The list is followed in the links (a dense array), not through the
      * connections, whose structs may not have arrived yet: only the first
-     * two are read, for their hashes (their structs were prefetched two and
-     * three calls ago). */
+     * two are read, for their keys' hashes (their structs were prefetched
+     * two and three calls ago). An IPv6 key's addresses are in a block of
+     * their own: the second's is prefetched, and its hash computed from it
+     * at the next call, when it is the first. */
     uint32_t n1 = l->head, n2, n3, n4;
     if (!n1)
         return;
-    __builtin_prefetch(&t->slots[pool_at(t, n1 - 1)->hash & t->mask]);
+    __builtin_prefetch(&t->slots[conn_key_hash(&pool_at(t, n1 - 1)->key) & t->mask]);
     if (!(n2 = t->links[n1 - 1].next))
         return;
-    __builtin_prefetch(&t->slots[pool_at(t, n2 - 1)->hash & t->mask]);
+    const struct conn *c2 = pool_at(t, n2 - 1);
+    if (c2->key.ip_version == 6)
+        __builtin_prefetch(c2->key.addr.v6);
+    else
+        __builtin_prefetch(&t->slots[conn_key_hash(&c2->key) & t->mask]);
     if (!(n3 = t->links[n2 - 1].next))
         return;
     n4 = t->links[n3 - 1].next;
@@ -547,11 +575,10 @@ struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *
         return NULL;
     }
     conn_key_set(&c->key, k, v6);
-    c->hash = hash;
-    size_t i = c->hash & t->mask;
+    size_t i = hash & t->mask;
     while (t->slots[i])
         i = (i + 1) & t->mask;
-    t->slots[i] = slot_of(c);
+    t->slots[i] = slot_of(c, hash);
     if (handshake)
         c->flags |= CONN_IN_HANDSHAKE;
     list_append(t, handshake ? &t->handshake : &t->active, c);

@@ -564,7 +564,7 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
             return; /* (only the links are lost; tried again at the next eviction) */
         t->evicted_mask = n - 1;
     }
-    struct evicted_slot *sl = &t->evicted[c->hash & t->evicted_mask];
+    struct evicted_slot *sl = &t->evicted[conn_key_hash(&c->key) & t->evicted_mask];
     sl->fp = conn_key_fingerprint(&c->key);
     sl->info = c->id << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
                ((c->flags & CONN_ROLES_GUESSED) ? EVS_ROLES_GUESSED : 0);
