@@ -324,6 +324,7 @@ struct conn_rare {
     struct conn_wide *wide;    /* with CONN_WIDE: the compact fields, 64-bit */
     uint64_t resumes;          /* the id of the evicted connection this one continues (its
                                   tuple came back after the eviction: tracker.c); 0: none */
+    int64_t syn_last_ns;       /* the client's last SYN, once it resent one (conn_syn_last()) */
 };
 
 struct conn {
@@ -348,9 +349,7 @@ struct conn {
     ctime32 established;       /* time the handshake completed */
     cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
     ctime32 long_gap_end;      /* ... and when it ended */
-    ctime32 syn_last;          /* the client's last SYN (the server's last SYN-ACK is not kept:
-                                  nothing reads it) */
-    uint32_t pad_;             /* (the record stays 256 bytes) */
+    uint32_t pad_[2];          /* (the record stays 256 bytes) */
 };
 
 /* Four cache lines; the pool keeps connections 64-byte aligned. */
@@ -358,7 +357,7 @@ _Static_assert(sizeof(struct conn) == 256, "struct conn is four cache lines");
 
 /* The compact fields as plain values, once a connection is wide: one slot per
  * field of CONN_COMPACT_FIELDS (conn.c), times and durations in ns. */
-#define CONN_WIDE_SLOTS 25
+#define CONN_WIDE_SLOTS 24
 struct conn_wide {
     int64_t v[CONN_WIDE_SLOTS];
 };
@@ -376,6 +375,11 @@ static inline const struct conn_rare *conn_rare(const struct conn *c)
     extern const struct conn_rare conn_rare_none;
     return c->rare ? c->rare : &conn_rare_none;
 }
+
+/* The time of the client's last SYN: its first one's, unless it resent it
+ * (the retries are kept in the rare block; the server's last SYN-ACK is not
+ * kept: nothing reads it). */
+static inline int64_t conn_syn_last(const struct conn *c);
 
 /* The rare counters of endpoint e of c (an all-zero block when c has none). */
 static inline const struct ep_rare *ep_rare(const struct conn *c, const struct endpoint *e)
@@ -428,6 +432,12 @@ CONN_INLINE int64_t conn_time(const struct conn *c, const ctime32 *f)
     if (!CONN_LIKELY_COMPACT(c))
         return conn_wide_get(c, f);
     return f->v ? c->start_ns + (int64_t)(f->v - 1) * conn_pow10[c->tunit] : 0;
+}
+
+static inline int64_t conn_syn_last(const struct conn *c)
+{
+    const struct endpoint *cl = &c->ep[SIDE_CLIENT];
+    return cl->syns >= 2 && c->rare ? c->rare->syn_last_ns : conn_time(c, &cl->ts_syn);
 }
 
 CONN_INLINE int64_t conn_dur(const struct conn *c, const cdur32 *f)

@@ -132,7 +132,7 @@ void classify_verdict(const struct conn *c, const struct classify_config *cfg, i
         }
         uint32_t retries = cl->syns ? cl->syns - 1 : 0;
         out->verdict_frame = conn_frame(c, &c->last_frame);
-        if (retries > 0 || now_ns - conn_time(c, &c->syn_last) >= cfg->attempt_timeout_ns) {
+        if (retries > 0 || now_ns - conn_syn_last(c) >= cfg->attempt_timeout_ns) {
             out->verdict = VERDICT_TIMED_OUT;
         } else {
             out->verdict = VERDICT_UNANSWERED;
@@ -224,7 +224,7 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
     uint32_t retries = cl->syns ? cl->syns - 1 : 0;
     char d[32], backoff[128];
-    int64_t waited = v->now_ns - conn_time(c, &c->syn_last);
+    int64_t waited = v->now_ns - conn_syn_last(c);
     if (v->verdict == VERDICT_TIMED_OUT) {
         if (retries > 0) {
             syn_backoff_text(c, backoff, sizeof backoff);
@@ -243,7 +243,7 @@ static void reason_unanswered(const struct conn *c, const struct verdict_info *v
                  "The SYN to port %u got no SYN-ACK, and the client aborted the attempt with a "
                  "RST %s after it.",
                  conn_port(c, SIDE_SERVER),
-                 classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_time(c, &c->syn_last)));
+                 classify_fmt_duration(d, sizeof d, conn_rare(c)->rst_ns - conn_syn_last(c)));
     } else {
         snprintf(buf, len,
                  "The SYN to port %u was not answered, but %s %s after it: "

@@ -182,7 +182,6 @@ enum compact_kind { K_TIME, K_DUR, K_FRAME };
     X(ESTABLISHED, established, K_TIME)                                                        \
     X(LONG_GAP, long_gap, K_DUR)                                                               \
     X(LONG_GAP_END, long_gap_end, K_TIME)                                                      \
-    X(SYN_LAST, syn_last, K_TIME)                                                              \
     EP_COMPACT(X, 0)                                                                           \
     EP_COMPACT(X, 1)
 

@@ -755,7 +755,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->retry_success++;
         evidence_add(&s->ev[FINDING_SLOW_HANDSHAKE], c->id, conn_frame(c, &c->frame_established));
     }
-    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_time(c, &c->syn_last);
+    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_syn_last(c);
     if (c->handshake == HS_COMPLETE && est_ns >= syn_last) {
         s->rtt_hist[rtt_bucket(est_ns - syn_last)]++;
         s->rtt_n++;

@@ -291,7 +291,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_pair(w, "packets", cl->pkts, sv->pkts);
     jw_pair(w, "bytes", conn_bytes(c, SIDE_CLIENT), conn_bytes(c, SIDE_SERVER));
     jw_pair(w, "retransmits", cl->retransmits, sv->retransmits);
-    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_time(c, &c->syn_last);
+    int64_t est_ns = conn_time(c, &c->established), syn_last = conn_syn_last(c);
     if (c->handshake == HS_COMPLETE && est_ns >= syn_last)
         jw_time(w, "handshake_rtt", est_ns - syn_last, dg);
     else

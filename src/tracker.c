@@ -770,8 +770,6 @@ first_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segme
     e->snd_nxt = seg->seq + 1;
     conn_set_frame(&t->table, c, &e->frame_syn, f->number);
     conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
-    if (s == SIDE_CLIENT)
-        conn_set_time(&t->table, c, &c->syn_last, f->ts_ns);
     take_syn_options(c, e, seg);
     endpoint_event(t, e, is_synack ? EV_SEND_SYNACK : EV_SEND_SYN);
     if (s == SIDE_CLIENT && !is_synack)
@@ -792,11 +790,13 @@ static void on_syn(struct tracker *t, struct conn *c, enum side s, const struct 
         return;
     }
     /* A retransmitted SYN / SYN-ACK. */
-    if (s == SIDE_CLIENT && e->syns >= 2 && e->syns - 2 < CONN_MAX_SYN_TIMES)
-        rare_of(t, c)->syn_times_us[e->syns - 2] =
-            (uint32_t)clamp_us_to_u32((f->ts_ns - conn_time(c, &e->ts_syn)) / 1000);
-    if (s == SIDE_CLIENT)
-        conn_set_time(&t->table, c, &c->syn_last, f->ts_ns);
+    if (s == SIDE_CLIENT) {
+        struct conn_rare *r = rare_of(t, c);
+        if (e->syns >= 2 && e->syns - 2 < CONN_MAX_SYN_TIMES)
+            r->syn_times_us[e->syns - 2] =
+                (uint32_t)clamp_us_to_u32((f->ts_ns - conn_time(c, &e->ts_syn)) / 1000);
+        r->syn_last_ns = f->ts_ns; /* (conn_syn_last()) */
+    }
     /* the ACK reached the server, yet it did not take it (accept queue full?) */
     if (s == SIDE_SERVER && is_synack && (c->flags & CONN_ESTABLISHED))
         rare_of(t, c)->ep[s].synack_after_ack++;
@@ -1102,7 +1102,7 @@ static int64_t crossing_window_ns(const struct conn *c)
 {
     int64_t rtt = 0;
     if (c->handshake == HS_COMPLETE)
-        rtt = conn_time(c, &c->established) - conn_time(c, &c->syn_last);
+        rtt = conn_time(c, &c->established) - conn_syn_last(c);
     return rtt > 1000000 ? rtt : 1000000;
 }
 
@@ -1488,7 +1488,7 @@ static void fire_due_events(struct tracker *t, struct conn *c, int64_t now_ns)
         return;
     if (!(c->flags & (CONN_ESTABLISHED | CONN_RST | CONN_ICMP_SYN | CONN_EV_TIMED_OUT)) &&
         (cl->flags & EP_SYN) && !(sv->flags & EP_SYN) &&
-        now_ns - conn_time(c, &c->syn_last) >= t->cfg.attempt_timeout_ns) {
+        now_ns - conn_syn_last(c) >= t->cfg.attempt_timeout_ns) {
         c->flags |= CONN_EV_TIMED_OUT;
         t->event(t->ctx, c, TEV_TIMED_OUT, now_ns);
     }

@@ -111,7 +111,6 @@ static void build(struct conn *c, unsigned ing)
         cl->syns = 1;
         conn_set_frame(NULL, c, &cl->frame_syn, 1);
         conn_set_time(NULL, c, &cl->ts_syn, SB_T0_NS);
-        conn_set_time(NULL, c, &c->syn_last, SB_T0_NS);
         cl->pkts = 1;
         cl->state = TCP_SYN_SENT;
         c->handshake = HS_PARTIAL;
@@ -121,7 +120,7 @@ static void build(struct conn *c, unsigned ing)
         cl->pkts = 3;
         sb_rare(c)->syn_times_us[0] = 1000000;
         sb_rare(c)->syn_times_us[1] = 3000000;
-        conn_set_time(NULL, c, &c->syn_last, SB_T0_NS + SB_SEC(3));
+        sb_rare(c)->syn_last_ns = SB_T0_NS + SB_SEC(3);
         touch(c, 3, SB_T0_NS + SB_SEC(3));
     }
     if (ing & I_SYNACK) {

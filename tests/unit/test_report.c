@@ -444,7 +444,6 @@ static void conn_clean_v6(struct conn *c)
     conn_set_frame(NULL, c, &cl->frame_syn, 1);
     conn_set_frame(NULL, c, &sv->frame_syn, 2);
     conn_set_time(NULL, c, &cl->ts_syn, SB_T0_NS);
-    conn_set_time(NULL, c, &c->syn_last, SB_T0_NS);
     conn_set_frame(NULL, c, &cl->frame_fin, 7);
     conn_set_frame(NULL, c, &sv->frame_fin, 8);
     cl->pkts = 6;
@@ -575,7 +574,6 @@ static void test_connection_reset(void **state)
     c.ep[SIDE_SERVER].flags = EP_SEEN | EP_SYN | EP_RST;
     c.ep[SIDE_CLIENT].syns = c.ep[SIDE_SERVER].syns = 1;
     conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn, SB_T0_NS);
-    conn_set_time(NULL, &c, &c.syn_last, SB_T0_NS);
     c.rst_side = SIDE_SERVER;
     c.rst_phase = PHASE_ESTABLISHED;
     sb_rare(&c)->frame_rst = 6;
@@ -661,7 +659,7 @@ static void test_connection_syn_retries_and_icmp(void **state)
     c.ep[SIDE_CLIENT].state = TCP_SYN_SENT;
     c.ep[SIDE_CLIENT].syns = 3;
     conn_set_time(NULL, &c, &c.ep[SIDE_CLIENT].ts_syn, SB_T0_NS);
-    conn_set_time(NULL, &c, &c.syn_last, SB_T0_NS + SB_SEC(3));
+    sb_rare(&c)->syn_last_ns = SB_T0_NS + SB_SEC(3);
     sb_rare(&c)->syn_times_us[0] = 1000000;
     sb_rare(&c)->syn_times_us[1] = 3000000;
     c.flags |= CONN_ICMP | CONN_ICMP_SYN;
