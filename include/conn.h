@@ -139,6 +139,8 @@ int64_t stall_track_start(const struct conn *c, enum side s, uint64_t *frame);
 #define EP_KA_PENDING 0x1000   /* sent a keepalive not yet answered */
 #define EP_SACK_SEEN 0x2000    /* sent SACK blocks */
 #define EP_SMALL_HELD 0x4000   /* small_sent_ns: a small segment not yet released by an ACK */
+#define EP_FIN_KEPT 0x8000     /* the sequence number of its FIN is in the rare block (it is
+                                  snd_nxt - 1 until then: ep_fin_seq()) */
 
 /* ------------------------------------------------------------------------ */
 /* Compact evidence (docs/performance.md, "Memory").                          */
@@ -173,7 +175,6 @@ struct endpoint {
     uint32_t isn;         /* sequence number of its SYN */
     uint32_t snd_nxt;     /* highest sequence number sent + 1 (SYN and FIN count) */
     uint32_t ack;         /* highest acknowledgment it sent */
-    uint32_t fin_seq;     /* sequence number of its FIN */
     uint32_t win_bytes;   /* last advertised receive window, scaled when known */
     uint32_t pkts;        /* segments sent */
     uint32_t retransmits : 24; /* data/FIN retransmissions (probes and keepalives excluded;
@@ -216,6 +217,7 @@ struct ep_rare {
     uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
     uint8_t rst_ttl;      /* TTL / hop limit of its RST */
     uint16_t bytes_hi;    /* payload bytes sent, bits 32-47 (struct endpoint has the rest) */
+    uint32_t fin_seq;     /* with EP_FIN_KEPT: the sequence number of its FIN */
     int64_t nagle_delay_ns; /* latency those holds added, in total */
     uint64_t frame_rst;   /* first RST frame */
     int64_t ts_keepalive_ns; /* last keepalive probe sent */
@@ -349,7 +351,7 @@ struct conn {
     ctime32 established;       /* time the handshake completed */
     cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
     ctime32 long_gap_end;      /* ... and when it ended */
-    uint32_t pad_[2];          /* (the record stays 256 bytes) */
+    uint32_t pad_[4];          /* (the record stays 256 bytes) */
 };
 
 /* Four cache lines; the pool keeps connections 64-byte aligned. */
@@ -385,6 +387,14 @@ static inline int64_t conn_syn_last(const struct conn *c);
 static inline const struct ep_rare *ep_rare(const struct conn *c, const struct endpoint *e)
 {
     return &conn_rare(c)->ep[e - c->ep];
+}
+
+/* The sequence number of e's FIN (e has sent one): the last of its sequence
+ * space, unless that moved on after the FIN, or never matched it (a FIN on
+ * a SYN), when the tracker kept it in the rare block (EP_FIN_KEPT). */
+static inline uint32_t ep_fin_seq(const struct conn *c, const struct endpoint *e)
+{
+    return (e->flags & EP_FIN_KEPT) ? ep_rare(c, e)->fin_seq : e->snd_nxt - 1;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -361,6 +361,17 @@ static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
     return &t->rare_sink;
 }
 
+/* The sequence number of s's FIN is snd_nxt - 1 while snd_nxt stays there
+ * (ep_fin_seq()): before snd_nxt moves on, it goes to the rare block. */
+static void fin_seq_keep(struct tracker *t, struct conn *c, enum side s)
+{
+    struct endpoint *e = &c->ep[s];
+    if ((e->flags & (EP_FIN | EP_FIN_KEPT)) == EP_FIN) {
+        rare_of(t, c)->ep[s].fin_seq = e->snd_nxt - 1;
+        e->flags |= EP_FIN_KEPT;
+    }
+}
+
 /* ======================================================================== */
 /* Stall episodes                                                            */
 
@@ -767,6 +778,7 @@ first_syn(struct tracker *t, struct conn *c, enum side s, const struct tcp_segme
     bool is_synack = (seg->flags & TCP_ACK) != 0;
     e->flags |= EP_SYN | EP_SEQ_KNOWN;
     e->isn = seg->seq;
+    fin_seq_keep(t, c, s);
     e->snd_nxt = seg->seq + 1;
     conn_set_frame(&t->table, c, &e->frame_syn, f->number);
     conn_set_time(&t->table, c, &e->ts_syn, f->ts_ns);
@@ -968,6 +980,7 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
         e->dupacks = 0;
         stall_close(t, c, p, now_ns);
         if ((pe->flags & EP_SEQ_KNOWN) && seq_gt(seg->ack, pe->snd_nxt)) {
+            fin_seq_keep(t, c, p);
             pe->snd_nxt = seg->ack; /* data we did not capture */
             rare_of(t, c)->ep[s].ack_gaps++;
         }
@@ -983,7 +996,7 @@ static void on_ack(struct tracker *t, struct conn *c, enum side s, const struct 
         }
     }
     if ((pe->flags & EP_FIN) && !(pe->flags & EP_FIN_ACKED) &&
-        seq_geq(e->ack, pe->fin_seq + 1)) {
+        seq_geq(e->ack, ep_fin_seq(c, pe) + 1)) {
         pe->flags |= EP_FIN_ACKED;
         if (!(c->flags & CONN_RST)) { /* after a RST both ends are CLOSED already */
             endpoint_event(t, pe, EV_FIN_ACKED);
@@ -1009,6 +1022,7 @@ static void on_sequence(struct tracker *t, struct conn *c, enum side s,
         e->flags |= EP_DATA;
     if (!(e->flags & EP_SEQ_KNOWN)) {
         e->flags |= EP_SEQ_KNOWN;
+        fin_seq_keep(t, c, s);
         e->snd_nxt = end;
         return;
     }
@@ -1060,8 +1074,10 @@ static void on_sequence(struct tracker *t, struct conn *c, enum side s,
     } else if (len > 0) {
         nagle_on_data(t, c, s, len, conn_in_flight(c, s), now_ns);
     }
-    if (seq_gt(end, e->snd_nxt))
+    if (seq_gt(end, e->snd_nxt)) {
+        fin_seq_keep(t, c, s);
         e->snd_nxt = end;
+    }
 }
 
 /* The window advertised by s (for the peer's data). */
@@ -1114,7 +1130,11 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     if (e->flags & EP_FIN)
         return; /* retransmitted FIN: counted by on_sequence */
     e->flags |= EP_FIN;
-    e->fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
+    uint32_t fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
+    if (fin_seq != e->snd_nxt - 1) { /* (a FIN on a SYN: on_sequence() left it out) */
+        rare_of(t, c)->ep[s].fin_seq = fin_seq;
+        e->flags |= EP_FIN_KEPT;
+    }
     conn_set_frame(&t->table, c, &e->frame_fin, f->number);
     conn_set_time(&t->table, c, &e->ts_fin, f->ts_ns);
     if (c->flags & CONN_RST) {
