@@ -332,7 +332,6 @@ struct conn_rare {
 struct conn {
     /* What most segments touch, in the first four cache lines ... */
     struct conn_key key;       /* index key (canonical) */
-    uint32_t idx;              /* flow table pool index */
     uint16_t flags;            /* CONN_* */
     uint8_t rst_side;          /* enum side that sent the ending RST */
     uint8_t rst_phase;         /* enum reset_phase */
@@ -351,7 +350,7 @@ struct conn {
     ctime32 established;       /* time the handshake completed */
     cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
     ctime32 long_gap_end;      /* ... and when it ended */
-    uint32_t pad_[4];          /* (the record stays 256 bytes) */
+    uint8_t pad_[24];          /* (the record stays 256 bytes) */
 };
 
 /* Four cache lines; the pool keeps connections 64-byte aligned. */

@@ -3,9 +3,13 @@
  * flow_table.h - the table of live connections.
  *
  * Three parts:
- *   - a pool: connections live in chunks of FLOW_CHUNK, recycled through a
- *     free list, so creating and freeing one costs no malloc() and no
- *     allocator header, and a connection is named by a 32-bit index;
+ *   - a pool: connections live in one array, recycled through a free list,
+ *     so creating and freeing one costs no malloc() and no allocator header,
+ *     and a connection is named by its 32-bit index in the array, which its
+ *     address gives (the record does not keep it). The array is address
+ *     space reserved for the table's limit (flow_table_set_limit()) and made
+ *     usable 2 MiB at a time as the table grows: memory follows the most
+ *     connections held at once, never the limit;
  *   - an index: open addressing with linear probing over 64-bit slots, each
  *     holding a connection's 32-bit hash and its pool index. A lookup reads
  *     the slots (one cache line, usually) and touches only the connection
@@ -44,19 +48,15 @@
 #include "conn.h"
 #include "hugemem.h"
 
-/* Connections per pool chunk: 256 x 256 bytes stays below the size from
- * which allocators (glibc's, ASan's) map every block afresh. */
-#define FLOW_CHUNK 256u
-/* The first chunks come from malloc(); from the ninth on (2,048 connections)
- * they are carved from blocks of huge pages (hugemem.h), 32 chunks (2 MiB)
- * a block, as is an index of 1 MiB or more (131,072 slots: from 32,769
- * connections). */
-#define FLOW_SMALL_CHUNKS 8u
-#define FLOW_BLOCK_CHUNKS ((uint32_t)(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn))))
-#define FLOW_BLOCK_BYTES ((size_t)FLOW_BLOCK_CHUNKS * FLOW_CHUNK * sizeof(struct conn))
+/* The pool is made usable a 2 MiB unit at a time (HUGE_UNIT); from the
+ * second unit on (~9,000 connections) advised to be huge pages (hugemem.h),
+ * as is an index of 1 MiB or more (131,072 slots: from 32,769
+ * connections). The first is not, so a small capture stays small. */
 #define FLOW_INDEX_HUGE ((size_t)1 << 20)
-_Static_assert(HUGE_UNIT / (FLOW_CHUNK * sizeof(struct conn)) >= 1,
-               "a huge-page block holds at least one pool chunk");
+/* The pool's size when flow_table_set_limit() was not called. */
+#define FLOW_DEFAULT_LIMIT ((uint32_t)1 << 20)
+/* The most connections a table holds: their indices + 1 fit in 32 bits. */
+#define FLOW_MAX_LIMIT ((uint32_t)1 << 31)
 
 /* Freed rare blocks kept for the next connections that need one (about
  * 1.3 MB at most), rather than a malloc() and free() each. */
@@ -81,11 +81,16 @@ union v6_block;
 struct flow_table {
     uint64_t *slots;          /* index: (hash << 32) | (pool index + 1); 0 = empty */
     size_t mask;              /* slots - 1 (a power of two), 0 before the first add */
-    struct conn **chunks;     /* pool */
-    struct flow_link *links;  /* age-list links, cap_chunks * FLOW_CHUNK of them */
-    uint32_t n_chunks;
-    uint32_t cap_chunks;      /* room in chunks and links (doubled when full) */
+    struct conn *pool;        /* the pool: address space for `limit` connections ... */
+    size_t pool_reserved;     /* ... its bytes (a multiple of HUGE_UNIT) ... */
+    size_t pool_committed;    /* ... of which usable (idem) */
+    uint32_t limit;           /* most connections held at once (flow_table_set_limit()) */
+    uint32_t usable;          /* connections in the usable part of the pool */
+    struct flow_link *links;  /* age-list links, links_cap of them (>= usable) */
+    uint32_t links_cap;
     uint32_t free_head;       /* pool index + 1 of the first free connection, 0: none */
+    uint32_t memo_idx[2];     /* pool index + 1 of the next connections to leave (0: none) */
+    uint32_t memo_hash[2];    /* ... and their keys' hashes (flow_table_prefetch_heads()) */
     uint32_t fresh;           /* pool slots handed out at least once (the rest untouched) */
     struct flow_list handshake; /* CONN_IN_HANDSHAKE set (CONN_DONE clear) */
     struct flow_list active;  /* CONN_DONE and CONN_IN_HANDSHAKE clear */
@@ -110,6 +115,15 @@ void flow_key_make(struct flow_key *k, const struct tcp_segment *seg, bool *src_
 uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg, bool *src_is_lo);
 
 void flow_table_init(struct flow_table *t);
+/* The most connections t will hold at once (at most FLOW_MAX_LIMIT; 0 or
+ * unset: FLOW_DEFAULT_LIMIT), before its first add: what the pool reserves.
+ * An add beyond it fails as when memory is short. */
+void flow_table_set_limit(struct flow_table *t, size_t n);
+/* The pool index of c (a connection of t's). */
+static inline uint32_t flow_table_idx(const struct flow_table *t, const struct conn *c)
+{
+    return (uint32_t)(c - t->pool);
+}
 /* For the end of the table's life, when the connections still held are
  * emitted one by one: the index is no longer kept (finds return NULL, adds
  * fail, flow_table_remove() leaves it alone) and its memory, at least 16
@@ -136,8 +150,9 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash);
 /* The head of list l is next to be removed (evicted at the cap, or expired
  * after lingering): prefetch the index slots of the head and the second one
  * (their structs were brought into cache by the previous calls; an IPv6
- * second one's address block instead) and the fourth one's struct. */
-void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l);
+ * second one's address block instead) and the fourth one's struct. The
+ * hashes computed on the way are kept for their removal. */
+void flow_table_prefetch_heads(struct flow_table *t, const struct flow_list *l);
 /* Takes a zeroed connection with key k from the pool and inserts it at the
  * tail of the active list (of the handshake list, with CONN_IN_HANDSHAKE,
  * when handshake is true). Returns NULL when out of memory. */
@@ -156,7 +171,7 @@ struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c);
  * When the marked connection leaves the list the mark moves to the one
  * after it (to the one before it when it was the last). */
 struct conn *flow_table_walk_start(const struct flow_table *t, const struct flow_list *l);
-void flow_table_walk_mark(struct flow_list *l, const struct conn *c);
+void flow_table_walk_mark(const struct flow_table *t, struct flow_list *l, const struct conn *c);
 
 /* Moves c to the tail of its list (by CONN_DONE and CONN_IN_HANDSHAKE). */
 void flow_table_touch(struct flow_table *t, struct conn *c);

@@ -13,6 +13,7 @@
 #ifndef TCPTRIAGE_HUGEMEM_H
 #define TCPTRIAGE_HUGEMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HUGE_UNIT ((size_t)2 << 20) /* 2 MiB: an x86-64 huge page */
@@ -22,5 +23,14 @@
 void *huge_alloc(size_t bytes);
 /* Returns memory from huge_alloc(p, bytes) with the same `bytes`. */
 void huge_free(void *p, size_t bytes);
+
+/* Address space for `bytes` (rounded up to HUGE_UNIT), 2 MiB-aligned, not
+ * yet usable: no memory behind it, nothing counted against the commit
+ * limit. NULL when the address space is not there. Freed with huge_free(). */
+void *huge_reserve(size_t bytes);
+/* Makes [p, p + bytes) of a reservation usable (zeroed), advised
+ * MADV_HUGEPAGE when huge is true; false when the system refuses. p and
+ * bytes are multiples of HUGE_UNIT. */
+bool huge_commit(void *p, size_t bytes, bool huge);
 
 #endif

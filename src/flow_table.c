@@ -132,8 +132,8 @@ static struct conn *pool_at(const struct flow_table *t, uint32_t idx);
 
 static void list_append(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
-    uint32_t me = c->idx + 1;
-    t->links[c->idx] = (struct flow_link){.prev = l->tail, .next = 0};
+    uint32_t idx = flow_table_idx(t, c), me = idx + 1;
+    t->links[idx] = (struct flow_link){.prev = l->tail, .next = 0};
     if (l->tail)
         t->links[l->tail - 1].next = me;
     else
@@ -144,8 +144,9 @@ static void list_append(struct flow_table *t, struct flow_list *l, struct conn *
 
 static void list_unlink(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
-    struct flow_link *k = &t->links[c->idx];
-    if (l->walk == c->idx + 1)                 /* the mark moves on; at the tail, */
+    uint32_t idx = flow_table_idx(t, c);
+    struct flow_link *k = &t->links[idx];
+    if (l->walk == idx + 1)                    /* the mark moves on; at the tail, */
         l->walk = k->next ? k->next : k->prev; /* back: what is before it is settled */
     if (k->prev)
         t->links[k->prev - 1].next = k->next;
@@ -173,7 +174,7 @@ struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *
 
 struct conn *flow_table_next(const struct flow_table *t, const struct conn *c)
 {
-    uint32_t n = t->links[c->idx].next;
+    uint32_t n = t->links[flow_table_idx(t, c)].next;
     return n ? pool_at(t, n - 1) : NULL;
 }
 
@@ -182,14 +183,14 @@ struct conn *flow_table_walk_start(const struct flow_table *t, const struct flow
     return l->walk ? pool_at(t, l->walk - 1) : flow_list_head(t, l);
 }
 
-void flow_table_walk_mark(struct flow_list *l, const struct conn *c)
+void flow_table_walk_mark(const struct flow_table *t, struct flow_list *l, const struct conn *c)
 {
-    l->walk = c->idx + 1;
+    l->walk = flow_table_idx(t, c) + 1;
 }
 
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)
 {
-    uint32_t n = t->links[c->idx].prev;
+    uint32_t n = t->links[flow_table_idx(t, c)].prev;
     return n ? pool_at(t, n - 1) : NULL;
 }
 
@@ -197,100 +198,97 @@ struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)
 
 static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
 {
-    return &t->chunks[idx / FLOW_CHUNK][idx % FLOW_CHUNK];
+    return &t->pool[idx];
 }
 
-/* Memory for pool chunk number t->n_chunks: the first FLOW_SMALL_CHUNKS from
- * malloc() (a small capture stays small), the rest carved in order from
- * huge-page blocks of FLOW_BLOCK_CHUNKS chunks each (hugemem.h). */
-static struct conn *chunk_alloc(struct flow_table *t)
+/* Makes the next 2 MiB of the pool usable (reserving the pool first), and
+ * the links as many; false when the limit is reached or memory is short. */
+static bool pool_grow(struct flow_table *t)
 {
-    uint32_t n = t->n_chunks;
-    if (n < FLOW_SMALL_CHUNKS) /* 64-byte aligned: a connection is four whole cache lines */
-        return aligned_alloc(64, FLOW_CHUNK * sizeof(struct conn));
-    uint32_t in_block = (n - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS;
-    if (in_block == 0)
-        return huge_alloc(FLOW_BLOCK_BYTES);
-    return t->chunks[n - 1] + FLOW_CHUNK; /* the next chunk of the current block */
-}
-
-static void chunks_free(struct flow_table *t)
-{
-    for (uint32_t i = 0; i < t->n_chunks; i++) {
-        if (i < FLOW_SMALL_CHUNKS)
-            free(t->chunks[i]);
-        else if ((i - FLOW_SMALL_CHUNKS) % FLOW_BLOCK_CHUNKS == 0)
-            huge_free(t->chunks[i], FLOW_BLOCK_BYTES);
+    if (!t->pool) {
+        uint32_t limit = t->limit ? t->limit : FLOW_DEFAULT_LIMIT;
+        size_t bytes = (size_t)limit * sizeof(struct conn);
+        bytes = (bytes + HUGE_UNIT - 1) / HUGE_UNIT * HUGE_UNIT;
+        if (!(t->pool = huge_reserve(bytes)))
+            return false;
+        t->pool_reserved = bytes;
+        t->limit = limit;
     }
+    size_t done = t->pool_committed;
+    if (done >= t->pool_reserved || t->usable >= t->limit)
+        return false;
+    size_t usable = (done + HUGE_UNIT) / sizeof(struct conn);
+    if (usable > t->limit)
+        usable = t->limit;
+    if (usable > t->links_cap) {
+        size_t cap = (size_t)t->links_cap * 2 > usable ? (size_t)t->links_cap * 2 : usable;
+        if (cap > t->limit)
+            cap = t->limit;
+        struct flow_link *links = realloc(t->links, cap * sizeof *links);
+        if (!links)
+            return false;
+        t->links = links;
+        t->links_cap = (uint32_t)cap;
+    }
+    /* the first unit as ordinary pages: a small capture touches a few */
+    if (!huge_commit((char *)t->pool + done, HUGE_UNIT, done > 0))
+        return false;
+    t->pool_committed = done + HUGE_UNIT;
+    t->usable = (uint32_t)usable;
+    return true;
 }
 
-/* memset(c, 0, sizeof *c) as sixteen 16-byte stores: GCC makes the memset a
- * `rep stos`, whose start-up cost was 3% of a SYN flood (a new connection
- * per SYN). The vector type may alias anything. */
+/* memset(c, 0, sizeof *c) as 16-byte stores: GCC makes the memset a `rep
+ * stos`, whose start-up cost was 3% of a SYN flood (a new connection per
+ * SYN). The vector type may alias anything. */
 typedef uint64_t conn_zero_v __attribute__((vector_size(16), may_alias, aligned(16)));
 static void conn_zero(struct conn *c)
 {
-    /* (16-byte aligned: pool chunks are 64-byte aligned, chunk_alloc()) */
-    _Static_assert(sizeof *c == 16 * sizeof(conn_zero_v), "struct conn is 16 vectors");
+    /* (16-byte aligned: the pool is 2 MiB-aligned and sizeof *c a multiple of 32) */
+    _Static_assert(sizeof *c % 32 == 0, "struct conn is whole 32-byte halves of cache lines");
     assert(((uintptr_t)c & 15) == 0);
     conn_zero_v *v = (conn_zero_v *)(void *)c, z = {0, 0};
-    v[0] = z, v[1] = z, v[2] = z, v[3] = z, v[4] = z, v[5] = z, v[6] = z, v[7] = z;
-    v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z, v[13] = z, v[14] = z, v[15] = z;
+#pragma GCC unroll 16
+    for (size_t i = 0; i < sizeof *c / sizeof z; i++)
+        v[i] = z;
 }
 
 /* A zeroed connection from the free list, else the next never-used slot of
- * the pool (a new chunk when the last is used up); NULL when out of memory.
- * A free connection links to the next through its `idx` field. A new chunk
- * is not written to until its slots are handed out: a small capture touches
- * only the pages it uses (a run on a 10-packet file does not fault in 400 KB). */
+ * the pool (more of it made usable when that is used up); NULL when the
+ * limit is reached or memory is short. A free connection links to the next
+ * through its first 4 bytes. The pool is not written to until its slots are
+ * handed out: a small capture touches only the pages it uses. */
 static struct conn *pool_take(struct flow_table *t)
 {
     uint32_t idx;
     if (t->free_head) {
         idx = t->free_head - 1;
-        t->free_head = pool_at(t, idx)->idx;
+        memcpy(&t->free_head, pool_at(t, idx), sizeof t->free_head);
     } else {
-        if (t->fresh == t->n_chunks * FLOW_CHUNK) {
-            if (t->n_chunks >= UINT32_MAX / FLOW_CHUNK - 1)
-                return NULL;
-            if (t->n_chunks == t->cap_chunks) {
-                uint32_t cap = t->cap_chunks ? t->cap_chunks * 2 : 1;
-                struct conn **chunks = realloc(t->chunks, cap * sizeof *chunks);
-                if (!chunks)
-                    return NULL;
-                t->chunks = chunks;
-                struct flow_link *links =
-                    realloc(t->links, (size_t)cap * FLOW_CHUNK * sizeof *links);
-                if (!links)
-                    return NULL;
-                t->links = links;
-                t->cap_chunks = cap;
-            }
-            struct conn *chunk = chunk_alloc(t);
-            if (!chunk)
-                return NULL;
-            t->chunks[t->n_chunks++] = chunk;
-        }
+        if (t->fresh == t->usable && !pool_grow(t))
+            return NULL;
         idx = t->fresh++;
     }
     struct conn *c = pool_at(t, idx);
     conn_zero(c);
-    c->idx = idx;
     return c;
 }
 
 static void pool_put(struct flow_table *t, struct conn *c)
 {
-    uint32_t me = c->idx + 1;
-    c->idx = t->free_head;
+    uint32_t me = flow_table_idx(t, c) + 1;
+    for (int i = 0; i < 2; i++) /* its place may take another key */
+        if (t->memo_idx[i] == me)
+            t->memo_idx[i] = 0;
+    memcpy(c, &t->free_head, sizeof t->free_head);
     t->free_head = me;
 }
 
 /* ---- index -------------------------------------------------------------- */
 
-static uint64_t slot_of(const struct conn *c, uint32_t hash)
+static uint64_t slot_of(const struct flow_table *t, const struct conn *c, uint32_t hash)
 {
-    return ((uint64_t)hash << 32) | ((uint64_t)c->idx + 1);
+    return ((uint64_t)hash << 32) | ((uint64_t)flow_table_idx(t, c) + 1);
 }
 
 /* Index memory for n slots, zeroed: huge pages from FLOW_INDEX_HUGE bytes. */
@@ -336,8 +334,11 @@ static bool index_grow(struct flow_table *t)
  * keep it). */
 static size_t index_slot(const struct flow_table *t, const struct conn *c)
 {
-    uint32_t hash = conn_key_hash(&c->key);
-    uint64_t want = slot_of(c, hash);
+    uint32_t me = flow_table_idx(t, c) + 1;
+    uint32_t hash = me == t->memo_idx[0]   ? t->memo_hash[0]
+                    : me == t->memo_idx[1] ? t->memo_hash[1]
+                                           : conn_key_hash(&c->key);
+    uint64_t want = slot_of(t, c, hash);
     size_t i = hash & t->mask;
     while (t->slots[i] != want)
         i = (i + 1) & t->mask;
@@ -440,6 +441,13 @@ void flow_table_init(struct flow_table *t)
     memset(t, 0, sizeof *t);
 }
 
+void flow_table_set_limit(struct flow_table *t, size_t n)
+{
+    if (t->pool)
+        return; /* (reserved already) */
+    t->limit = n == 0 ? FLOW_DEFAULT_LIMIT : n > FLOW_MAX_LIMIT ? FLOW_MAX_LIMIT : (uint32_t)n;
+}
+
 void flow_table_destroy(struct flow_table *t)
 {
     struct flow_list *lists[3] = {&t->handshake, &t->active, &t->linger};
@@ -454,9 +462,8 @@ void flow_table_destroy(struct flow_table *t)
         t->rare_spare = rare_spare_next(r);
         free(r);
     }
-    chunks_free(t);
+    huge_free(t->pool, t->pool_reserved);
     v6_free_all(t);
-    free(t->chunks);
     free(t->links);
     slots_free(t->slots, t->mask + 1);
     flow_table_init(t);
@@ -502,7 +509,19 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
     }
 }
 
-void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_list *l)
+/* The hash of the key of connection n (pool index + 1), kept in memo slot
+ * m for its removal. */
+static uint32_t memo_hash(struct flow_table *t, uint32_t n, int m)
+{
+    uint32_t h = n == t->memo_idx[0]   ? t->memo_hash[0]
+                 : n == t->memo_idx[1] ? t->memo_hash[1]
+                                       : conn_key_hash(&pool_at(t, n - 1)->key);
+    t->memo_idx[m] = n;
+    t->memo_hash[m] = h;
+    return h;
+}
+
+void flow_table_prefetch_heads(struct flow_table *t, const struct flow_list *l)
 {
     PREFETCH_KEEP();
     /* The list is followed in the links (a dense array), not through the
@@ -510,18 +529,20 @@ void flow_table_prefetch_heads(const struct flow_table *t, const struct flow_lis
      * two are read, for their keys' hashes (their structs were prefetched
      * two and three calls ago). An IPv6 key's addresses are in a block of
      * their own: the second's is prefetched, and its hash computed from it
-     * at the next call, when it is the first. */
+     * at the next call, when it is the first. Each hash is computed once:
+     * the second's is the first's at the next call, and the removal uses
+     * them (memo_hash(); pool_put() forgets a freed one). */
     uint32_t n1 = l->head, n2, n3, n4;
     if (!n1)
         return;
-    __builtin_prefetch(&t->slots[conn_key_hash(&pool_at(t, n1 - 1)->key) & t->mask]);
+    __builtin_prefetch(&t->slots[memo_hash(t, n1, 0) & t->mask]);
     if (!(n2 = t->links[n1 - 1].next))
         return;
     const struct conn *c2 = pool_at(t, n2 - 1);
     if (c2->key.ip_version == 6)
         __builtin_prefetch(c2->key.addr.v6);
     else
-        __builtin_prefetch(&t->slots[conn_key_hash(&c2->key) & t->mask]);
+        __builtin_prefetch(&t->slots[memo_hash(t, n2, 1) & t->mask]);
     if (!(n3 = t->links[n2 - 1].next))
         return;
     n4 = t->links[n3 - 1].next;
@@ -578,7 +599,7 @@ struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *
     size_t i = hash & t->mask;
     while (t->slots[i])
         i = (i + 1) & t->mask;
-    t->slots[i] = slot_of(c, hash);
+    t->slots[i] = slot_of(t, c, hash);
     if (handshake)
         c->flags |= CONN_IN_HANDSHAKE;
     list_append(t, handshake ? &t->handshake : &t->active, c);
@@ -592,7 +613,7 @@ struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *
 void flow_table_touch(struct flow_table *t, struct conn *c)
 {
     struct flow_list *l = list_of(t, c);
-    if (l->tail == c->idx + 1)
+    if (l->tail == flow_table_idx(t, c) + 1)
         return;
     list_unlink(t, l, c);
     list_append(t, l, c);

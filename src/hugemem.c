@@ -14,14 +14,13 @@ static size_t huge_round(size_t bytes)
     return (bytes + HUGE_UNIT - 1) & ~(HUGE_UNIT - 1);
 }
 
-void *huge_alloc(size_t bytes)
+/* len bytes of address space, HUGE_UNIT-aligned, with protection prot. */
+static void *map_aligned(size_t len, int prot, int flags)
 {
-    size_t len = huge_round(bytes);
     if (!len || len > SIZE_MAX - HUGE_UNIT)
         return NULL;
     /* Map one unit more, then trim the ends so what is left is aligned. */
-    char *raw = mmap(NULL, len + HUGE_UNIT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *raw = mmap(NULL, len + HUGE_UNIT, prot, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     if (raw == MAP_FAILED)
         return NULL;
     uintptr_t start = ((uintptr_t)raw + HUGE_UNIT - 1) & ~(uintptr_t)(HUGE_UNIT - 1);
@@ -30,10 +29,37 @@ void *huge_alloc(size_t bytes)
         munmap(raw, head);
     if (tail)
         munmap((char *)start + len, tail);
+    return (void *)start;
+}
+
+void *huge_alloc(size_t bytes)
+{
+    size_t len = huge_round(bytes);
+    char *start = map_aligned(len, PROT_READ | PROT_WRITE, 0);
+    if (!start)
+        return NULL;
 #ifdef MADV_HUGEPAGE
     (void)madvise((void *)start, len, MADV_HUGEPAGE); /* advice: no error if refused */
 #endif
     return (void *)start;
+}
+
+void *huge_reserve(size_t bytes)
+{
+    return map_aligned(huge_round(bytes), PROT_NONE, MAP_NORESERVE);
+}
+
+bool huge_commit(void *p, size_t bytes, bool huge)
+{
+    if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0)
+        return false;
+#ifdef MADV_HUGEPAGE
+    if (huge)
+        (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: no error if refused */
+#else
+    (void)huge;
+#endif
+    return true;
 }
 
 void huge_free(void *p, size_t bytes)

@@ -469,7 +469,7 @@ static void stall_observe(struct tracker *t, struct conn *c, enum side s, int64_
 
 static void emit_and_free(struct tracker *t, struct conn *c, enum conn_end why, int64_t now_ns)
 {
-    if (t->linger_head == c->idx + 1)
+    if (t->linger_head == flow_table_idx(&t->table, c) + 1)
         t->linger_head = 0;
     flow_table_remove(&t->table, c);
     t->emit(t->ctx, c, why, now_ns);
@@ -1401,6 +1401,7 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     if (t->cfg.time_unit > 9) /* 10^time_unit ns: conn_pow10[] has 0-9 */
         t->cfg.time_unit = 0;
     flow_table_init(&t->table);
+    flow_table_set_limit(&t->table, t->cfg.max_connections);
     t->emit = emit;
     t->event = event;
     /* The fast path does not fire live events; without cfg->fast_paths
@@ -1542,7 +1543,7 @@ static void walk_timers(struct tracker *t, struct flow_list *l, int64_t min_wait
         t->timer_visits++;
         if (settled && t->now_ns - c->last_ns > max_wait) {
             if (next) /* (the last one stays marked: a walk never starts past the tail) */
-                flow_table_walk_mark(l, next);
+                flow_table_walk_mark(&t->table, l, next);
         } else {
             settled = false;
         }

@@ -66,8 +66,8 @@ static void assert_list(const struct flow_table *t, const struct flow_list *l,
         return;
     }
     assert_ptr_equal(flow_list_head(t, l), want[0]);
-    assert_int_equal(l->head, want[0]->idx + 1);
-    assert_int_equal(l->tail, want[n - 1]->idx + 1);
+    assert_int_equal(l->head, flow_table_idx(t, want[0]) + 1);
+    assert_int_equal(l->tail, flow_table_idx(t, want[n - 1]) + 1);
     const struct conn *prev = NULL;
     size_t i = 0;
     for (const struct conn *c = flow_list_head(t, l); c; c = flow_table_next(t, c), i++) {
@@ -268,7 +268,7 @@ static void test_handshake_list(void **state)
     flow_table_touch(&t, a); /* within its own list */
     assert_list(&t, &t.handshake, (struct conn *const[]){c, d, a}, 3, false);
     /* a walk mark on d moves on when d leaves the list */
-    flow_table_walk_mark(&t.handshake, d);
+    flow_table_walk_mark(&t, &t.handshake, d);
     assert_ptr_equal(flow_table_walk_start(&t, &t.handshake), d);
     flow_table_mark_established(&t, d); /* to the active list's tail */
     assert_false(d->flags & CONN_IN_HANDSHAKE);
@@ -437,9 +437,9 @@ static void test_index_churn(void **state)
     flow_table_destroy(&t);
 }
 
-/* A table past the sizes where its memory changes kind (hugemem.h): more
- * than FLOW_SMALL_CHUNKS chunks (the rest carved from huge-page blocks,
- * several blocks) and an index of more than FLOW_INDEX_HUGE bytes; every
+/* A table past the sizes where its memory changes kind (hugemem.h): a pool
+ * made usable over several 2 MiB units (the first as ordinary pages, the
+ * rest advised huge) and an index of more than FLOW_INDEX_HUGE bytes; every
  * connection found, in its own slot of the pool, removed and reused. */
 static void test_large_table(void **state)
 {
@@ -453,9 +453,10 @@ static void test_large_table(void **state)
         c[i] = flow_table_add(&t, &k);
         assert_non_null(c[i]);
         c[i]->id = i;
-        c[i]->first_frame = (uint64_t)i * 3u; /* writes into every chunk */
+        c[i]->first_frame = (uint64_t)i * 3u; /* writes into every unit */
     }
-    assert_true(t.n_chunks > FLOW_SMALL_CHUNKS + 2 * FLOW_BLOCK_CHUNKS);
+    assert_true(t.pool_committed > 2 * HUGE_UNIT);
+    assert_true(t.pool_committed <= t.pool_reserved);
     assert_true((t.mask + 1) * sizeof(uint64_t) > FLOW_INDEX_HUGE);
     for (uint32_t i = 0; i < N; i++) {
         struct flow_key k = key_n(i);
@@ -485,6 +486,36 @@ static void test_large_table(void **state)
     }
     assert_int_equal(t.count, N);
     assert_int_equal(t.peak, N);
+    flow_table_destroy(&t);
+}
+
+/* The pool holds at most the table's limit: one more add fails (as when
+ * memory is short) until a connection is freed, whose place comes back; the
+ * pool made usable follows the connections held, not the limit. */
+static void test_pool_limit(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static struct conn *c[N];
+    struct flow_table t;
+    flow_table_init(&t);
+    flow_table_set_limit(&t, N);
+    for (uint32_t i = 0; i < N; i++) {
+        struct flow_key k = key_n(i);
+        assert_non_null(c[i] = flow_table_add(&t, &k));
+        assert_int_equal(flow_table_idx(&t, c[i]), i);
+    }
+    struct flow_key k = key_n(N);
+    assert_null(flow_table_add(&t, &k));
+    assert_int_equal(t.count, N);
+    assert_int_equal(t.pool_committed, HUGE_UNIT);
+    flow_table_set_limit(&t, 2 * N); /* too late: reserved already */
+    assert_null(flow_table_add(&t, &k));
+    flow_table_remove(&t, c[7]);
+    flow_table_free_conn(&t, c[7]);
+    struct conn *again = flow_table_add(&t, &k);
+    assert_ptr_equal(again, c[7]);
+    assert_ptr_equal(flow_table_find(&t, &k), again);
     flow_table_destroy(&t);
 }
 
@@ -570,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_index_churn),
         cmocka_unit_test(test_large_table),
+        cmocka_unit_test(test_pool_limit),
         cmocka_unit_test(test_v6_keys),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
