@@ -330,31 +330,34 @@ struct conn_rare {
 };
 
 struct conn {
-    /* What most segments touch, in the first four cache lines ... */
+    /* What most segments touch, first ... */
     struct conn_key key;       /* index key (canonical) */
     uint16_t flags;            /* CONN_* */
-    uint8_t rst_side;          /* enum side that sent the ending RST */
-    uint8_t rst_phase;         /* enum reset_phase */
-    uint8_t handshake;         /* enum handshake_seen */
+    uint8_t rst_side : 1;      /* enum side that sent the ending RST */
+    uint8_t rst_phase : 3;     /* enum reset_phase */
+    uint8_t handshake : 2;     /* enum handshake_seen */
     uint8_t tunit;             /* compact times are in units of 10^tunit ns */
+    uint32_t first_frame_lo;   /* (with first_frame_hi: conn_first_frame()) */
     struct conn_rare *rare;    /* NULL until needed: read through conn_rare() */
     int64_t last_ns;           /* time of the last frame */
     int64_t start_ns;          /* time of the first frame: base of the compact times */
-    uint64_t first_frame;      /* first frame: base of the compact frame numbers */
     cframe32 last_frame;       /* last frame of this connection */
     cdur32 max_idle;           /* longest silence between two of its frames */
+    uint16_t first_frame_hi;   /* first frame: base of the compact frame numbers (48 bits) */
+    uint16_t id_hi;            /* (with id_lo: conn_id()) */
     struct endpoint ep[2];     /* [SIDE_CLIENT], [SIDE_SERVER] */
     /* ... what is written once, last. */
-    uint64_t id;               /* 1, 2, ... in order of first packet */
+    uint32_t id_lo;            /* conn_id(): 1, 2, ... in order of first packet (48 bits) */
     cframe32 frame_established; /* frame of the ACK that completed the handshake */
     ctime32 established;       /* time the handshake completed */
     cdur32 long_gap;           /* the last silence >= CONN_LONG_GAP_NS (common: not rare) ... */
     ctime32 long_gap_end;      /* ... and when it ended */
-    uint8_t pad_[24];          /* (the record stays 256 bytes) */
 };
 
-/* Four cache lines; the pool keeps connections 64-byte aligned. */
-_Static_assert(sizeof(struct conn) == 256, "struct conn is four cache lines");
+/* Three and a half cache lines: 224 bytes. The pool is 2 MiB-aligned, so a
+ * connection starts on a cache line or half-way through one, and spans four
+ * lines either way (docs/performance.md, item 36). */
+_Static_assert(sizeof(struct conn) == 224, "struct conn is 224 bytes");
 
 /* The compact fields as plain values, once a connection is wide: one slot per
  * field of CONN_COMPACT_FIELDS (conn.c), times and durations in ns. */
@@ -375,6 +378,34 @@ static inline const struct conn_rare *conn_rare(const struct conn *c)
 {
     extern const struct conn_rare conn_rare_none;
     return c->rare ? c->rare : &conn_rare_none;
+}
+
+/* A connection's id and first frame number are 48-bit (2.8·10^14: 325 days
+ * of frames at 10 million a second); the tracker stops creating connections
+ * beyond that (counted as allocation failures). */
+#define CONN_U48_MAX ((UINT64_C(1) << 48) - 1)
+
+static inline uint64_t conn_id(const struct conn *c)
+{
+    return (uint64_t)c->id_hi << 32 | c->id_lo;
+}
+
+static inline uint64_t conn_first_frame(const struct conn *c)
+{
+    return (uint64_t)c->first_frame_hi << 32 | c->first_frame_lo;
+}
+
+/* (id and n at most CONN_U48_MAX) */
+static inline void conn_set_id(struct conn *c, uint64_t id)
+{
+    c->id_lo = (uint32_t)id;
+    c->id_hi = (uint16_t)(id >> 32);
+}
+
+static inline void conn_set_first_frame(struct conn *c, uint64_t n)
+{
+    c->first_frame_lo = (uint32_t)n;
+    c->first_frame_hi = (uint16_t)(n >> 32);
 }
 
 /* The time of the client's last SYN: its first one's, unless it resent it
@@ -460,7 +491,7 @@ CONN_INLINE uint64_t conn_frame(const struct conn *c, const cframe32 *f)
 {
     if (!CONN_LIKELY_COMPACT(c))
         return (uint64_t)conn_wide_get(c, f);
-    return f->v ? c->first_frame + f->v - 1 : 0;
+    return f->v ? conn_first_frame(c) + f->v - 1 : 0;
 }
 
 /* The setters take the flow table that allocates the wide block (NULL: never
@@ -491,8 +522,9 @@ CONN_INLINE void conn_set_dur(struct flow_table *t, struct conn *c, cdur32 *f, i
 
 CONN_INLINE void conn_set_frame(struct flow_table *t, struct conn *c, cframe32 *f, uint64_t n)
 {
-    if (CONN_LIKELY_COMPACT(c) && n - c->first_frame < UINT32_MAX)
-        f->v = (uint32_t)(n - c->first_frame) + 1;
+    uint64_t first = conn_first_frame(c);
+    if (CONN_LIKELY_COMPACT(c) && n - first < UINT32_MAX)
+        f->v = (uint32_t)(n - first) + 1;
     else if (CONN_LIKELY_COMPACT(c) && n == 0)
         f->v = 0;
     else

@@ -654,7 +654,7 @@ static void add_pair(struct findings *fs, const struct conn *c, const struct ver
             p->reused++;
             if (failed_attempt(v, c)) {
                 p->failed_recent++;
-                evidence_add(&p->ev_failed, c->id, conn_frame(c, &c->ep[SIDE_CLIENT].frame_syn));
+                evidence_add(&p->ev_failed, conn_id(c), conn_frame(c, &c->ep[SIDE_CLIENT].frame_syn));
             }
         }
         bit_set(p->ports_all, port);
@@ -667,7 +667,7 @@ static void add_pair(struct findings *fs, const struct conn *c, const struct ver
     else if (fin_s)
         p->server_first++;
     uint64_t syn_c = conn_frame(c, &cl->frame_syn);
-    evidence_add(&p->ev, c->id, syn_c ? syn_c : c->first_frame);
+    evidence_add(&p->ev, conn_id(c), syn_c ? syn_c : conn_first_frame(c));
 }
 
 static void add_idle_sample(struct service *s, const struct conn *c, int64_t idle_ns,
@@ -675,7 +675,7 @@ static void add_idle_sample(struct service *s, const struct conn *c, int64_t idl
 {
     if (s->idle_n < IDLE_SAMPLES) {
         s->idle_ns[s->idle_n] = idle_ns;
-        s->idle_ids[s->idle_n] = c->id;
+        s->idle_ids[s->idle_n] = conn_id(c);
         s->idle_frames[s->idle_n] = frame;
         s->idle_middlebox[s->idle_n] = middlebox;
         s->idle_n++;
@@ -735,25 +735,25 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->half_open_cookie++;
         else if (sv->syns > 1)
             s->half_open_retried++;
-        evidence_add(&s->ev[FINDING_SYN_FLOOD], c->id, conn_frame(c, &sv->frame_syn));
+        evidence_add(&s->ev[FINDING_SYN_FLOOD], conn_id(c), conn_frame(c, &sv->frame_syn));
     }
     if (c->rare && sv_rare->synack_after_ack) {
         s->synack_after_ack_conns++;
         s->synack_after_ack += sv_rare->synack_after_ack;
-        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, conn_frame(c, &c->frame_established));
+        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], conn_id(c), conn_frame(c, &c->frame_established));
     }
     if ((c->flags & CONN_ESTABLISHED) && c->handshake != HS_MISSING &&
         v->stall.kind == STALL_UNACKED_DATA && v->stall.blamed == SIDE_SERVER &&
         v->stall.start_ns - conn_time(c, &c->established) <= 1000000000LL) {
         s->unacked_after_accept++;
-        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, v->stall.start_frame);
+        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], conn_id(c), v->stall.start_frame);
     }
     if (v->verdict == VERDICT_TIMED_OUT)
-        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], c->id, conn_frame(c, &cl->frame_syn));
+        evidence_add(&s->ev[FINDING_BACKLOG_OVERFLOW], conn_id(c), conn_frame(c, &cl->frame_syn));
     bool established = (c->flags & CONN_ESTABLISHED) != 0;
     if (established && (cl->flags & EP_SYN) && cl->syns > 1) {
         s->retry_success++;
-        evidence_add(&s->ev[FINDING_SLOW_HANDSHAKE], c->id, conn_frame(c, &c->frame_established));
+        evidence_add(&s->ev[FINDING_SLOW_HANDSHAKE], conn_id(c), conn_frame(c, &c->frame_established));
     }
     int64_t est_ns = conn_time(c, &c->established), syn_last = conn_syn_last(c);
     if (c->handshake == HS_COMPLETE && est_ns >= syn_last) {
@@ -774,7 +774,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
             s->cw_open_ns[s->cw_n++] = open_ns;
         if (open_ns > s->cw_open_max_ns)
             s->cw_open_max_ns = open_ns;
-        evidence_add(&s->ev[FINDING_CLOSE_WAIT_LEAK], c->id, conn_frame(c, &closer->frame_fin));
+        evidence_add(&s->ev[FINDING_CLOSE_WAIT_LEAK], conn_id(c), conn_frame(c, &closer->frame_fin));
     }
 
     /* Idle timeouts: death right after a long silence. */
@@ -836,7 +836,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
         s->rtx_fast += (uint64_t)cl_rare->rtx_fast + sv_rare->rtx_fast;
         s->rtx_spurious += (uint64_t)cl_rare->rtx_spurious + sv_rare->rtx_spurious;
         s->rtx_conns++;
-        evidence_add(&s->ev[FINDING_RETRANSMISSIONS], c->id, conn_frame(c, &c->last_frame));
+        evidence_add(&s->ev[FINDING_RETRANSMISSIONS], conn_id(c), conn_frame(c, &c->last_frame));
     }
 
     /* Nagle */
@@ -848,7 +848,7 @@ void findings_add(struct findings *fs, const struct conn *c, const struct verdic
     }
     if (c->rare && (cl_rare->nagle_events >= 3 || sv_rare->nagle_events >= 3)) {
         s->nagle_conns++;
-        evidence_add(&s->ev[FINDING_NAGLE_DELAYED_ACK], c->id, c->first_frame);
+        evidence_add(&s->ev[FINDING_NAGLE_DELAYED_ACK], conn_id(c), conn_first_frame(c));
     }
 }
 
@@ -1366,7 +1366,7 @@ static void add_keepalive_problem(struct findings *fs, const struct conn *c,
              unanswered, end);
     f->connections = 1;
     f->n_ids = 1;
-    f->ids[0] = c->id;
+    f->ids[0] = conn_id(c);
     f->frames[0] = rare->frame_rst ? rare->frame_rst : conn_frame(c, &c->last_frame);
     add_check(f, "sysctl net.ipv4.tcp_keepalive_time net.ipv4.tcp_keepalive_intvl "
                  "net.ipv4.tcp_keepalive_probes",

@@ -262,7 +262,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
 
     w->f = base->cfg.out;
     jw_lit(w, "{\"type\":\"connection\"");
-    jw_key_u64(w, "id", c->id);
+    jw_key_u64(w, "id", conn_id(c));
     struct ip_addr client = conn_addr(c, SIDE_CLIENT), server = conn_addr(c, SIDE_SERVER);
     jw_addr(w, "client", &client, ver);
     jw_key_u64(w, "client_port", conn_port(c, SIDE_CLIENT));
@@ -276,7 +276,7 @@ static void json_connection(struct reporter *base, const struct conn *c,
     jw_time(w, "start", c->start_ns, dg);
     jw_time(w, "end", c->last_ns, dg);
     jw_time(w, "duration", c->last_ns - c->start_ns, dg);
-    jw_key_u64(w, "first_frame", c->first_frame);
+    jw_key_u64(w, "first_frame", conn_first_frame(c));
     jw_key_u64(w, "last_frame", conn_frame(c, &c->last_frame));
     jw_key_u64(w, "verdict_frame", v->verdict_frame);
     jw_key_name(w, "handshake", handshake_name((enum handshake_seen)c->handshake));
@@ -383,7 +383,7 @@ static void json_event(struct reporter *base, const struct conn *c, enum tracker
 {
     FILE *f = base->cfg.out;
     fprintf(f, "{\"type\":\"event\",\"event\":\"%s\",\"id\":%llu", tracker_event_name(ev),
-            (unsigned long long)c->id);
+            (unsigned long long)conn_id(c));
     put_time(f, "time", now_ns, base->cfg.ts_digits);
     struct ip_addr client = conn_addr(c, SIDE_CLIENT), server = conn_addr(c, SIDE_SERVER);
     put_addr(f, "client", &client, c->key.ip_version);

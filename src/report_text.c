@@ -158,7 +158,7 @@ static void text_connection(struct reporter *base, const struct conn *c,
     int n = snprintf(line, sizeof line,
                      "  %s  %s -> %s  %-11s %s (frames %llu-%llu, verdict at %llu%s%s)", t, a, b,
                      verdict_name(v->verdict), verdict_reason(c, v, reason, sizeof reason),
-                     (unsigned long long)c->first_frame,
+                     (unsigned long long)conn_first_frame(c),
                      (unsigned long long)conn_frame(c, &c->last_frame),
                      (unsigned long long)v->verdict_frame, resumes,
                      why != END_EVICTED                   ? ""
@@ -172,7 +172,7 @@ static void text_connection(struct reporter *base, const struct conn *c,
         return;
     }
     r->lines[r->n_lines].start_ns = c->start_ns;
-    r->lines[r->n_lines].id = c->id;
+    r->lines[r->n_lines].id = conn_id(c);
     r->lines[r->n_lines].text = text;
     r->n_lines++;
 }

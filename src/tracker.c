@@ -577,7 +577,7 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
     }
     struct evicted_slot *sl = &t->evicted[conn_key_hash(&c->key) & t->evicted_mask];
     sl->fp = conn_key_fingerprint(&c->key);
-    sl->info = c->id << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
+    sl->info = conn_id(c) << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
                ((c->flags & CONN_ROLES_GUESSED) ? EVS_ROLES_GUESSED : 0);
 }
 
@@ -691,6 +691,10 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
     /* A SYN or SYN-ACK begins a handshake; anything else is picked up
      * mid-stream, established (below). */
     bool handshake = (seg->flags & TCP_SYN) != 0;
+    if (t->next_id >= CONN_U48_MAX || f->number > CONN_U48_MAX) { /* (conn.h) */
+        t->cnt.alloc_failures++;
+        return NULL;
+    }
     make_room(t, handshake, f->ts_ns);
     struct conn *c = flow_table_add_hashed(&t->table, &p->key, p->hash, handshake);
     if (!c) {
@@ -698,9 +702,9 @@ static struct conn *new_connection(struct tracker *t, const struct tracker_prep 
         return NULL;
     }
     t->cnt.connections++;
-    c->id = ++t->next_id;
+    conn_set_id(c, ++t->next_id);
     c->tunit = t->cfg.time_unit;
-    c->first_frame = f->number;
+    conn_set_first_frame(c, f->number);
     c->start_ns = f->ts_ns;
     c->last_ns = f->ts_ns;
 
@@ -894,7 +898,7 @@ static void on_rst(struct tracker *t, struct conn *c, enum side s, const struct 
     c->flags |= CONN_RST;
     r->frame_rst = f->number;
     r->rst_ns = f->ts_ns;
-    c->rst_side = (uint8_t)s;
+    c->rst_side = s == SIDE_SERVER ? 1u : 0u;
     r->idle_before_rst_ns = idle_ns;
     if (fins == 2)
         c->rst_phase = PHASE_CLOSED;
@@ -1639,7 +1643,7 @@ void tracker_finish(struct tracker *t)
     for (int l = 0; l < 3; l++)
         for (struct conn *c = flow_list_head(&t->table, lists[l]); c;
              c = flow_table_next(&t->table, c))
-            all[i++] = (struct by_id){c->id, c};
+            all[i++] = (struct by_id){conn_id(c), c};
     by_id_sort(all, i);
     for (size_t j = 0; j < i; j++) {
         if (j + 4 < i)

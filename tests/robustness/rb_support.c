@@ -575,7 +575,7 @@ static void rec_connection(struct reporter *base, const struct conn *c,
     }
     struct rb_conn *x = &r->conns[r->n_conns++];
     memset(x, 0, sizeof *x);
-    x->id = c->id;
+    x->id = conn_id(c);
     x->verdict = v->verdict;
     x->ip_version = c->key.ip_version;
     x->client_port = conn_port(c, SIDE_CLIENT);
@@ -585,7 +585,7 @@ static void rec_connection(struct reporter *base, const struct conn *c,
         x->bytes[s] = conn_bytes(c, (enum side)s);
         x->retransmits[s] = c->ep[s].retransmits;
     }
-    x->first_frame = c->first_frame;
+    x->first_frame = conn_first_frame(c);
     x->last_frame = conn_frame(c, &c->last_frame);
     x->verdict_frame = v->verdict_frame;
     x->evicted = (c->flags & CONN_EVICTED) != 0;

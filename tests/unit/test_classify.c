@@ -72,9 +72,9 @@ static void conn_init(struct conn *c)
     sb_conn_key(c, &d.tcp, &lo);
     if (lo)
         c->flags |= CONN_CLIENT_IS_LO;
-    c->id = 1;
+    conn_set_id(c, 1);
     c->tunit = 3; /* microseconds, as in a classic pcap */
-    c->first_frame = 1;
+    conn_set_first_frame(c, 1);
     c->start_ns = SB_T0_NS;
     conn_set_frame(NULL, c, &c->last_frame, 1);
     c->last_ns = SB_T0_NS;
@@ -176,8 +176,8 @@ static void build(struct conn *c, unsigned ing)
     if (ing & (I_RST_S | I_RST_C)) {
         enum side s = (ing & I_RST_S) ? SIDE_SERVER : SIDE_CLIENT;
         c->flags |= CONN_RST;
-        c->rst_side = (uint8_t)s;
-        c->rst_phase = (uint8_t)phase_of(ing);
+        c->rst_side = s == SIDE_SERVER ? 1u : 0u;
+        c->rst_phase = phase_of(ing) & 7u;
         sb_rare(c)->frame_rst = F_RST;
         sb_rare(c)->rst_ns = SB_T0_NS + SB_SEC(6);
         sb_rare(c)->idle_before_rst_ns = SB_MS(990);

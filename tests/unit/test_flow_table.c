@@ -173,7 +173,7 @@ static void test_add_find_counts(void **state)
     conn_key_set(&key_a, &ka, NULL); /* IPv4: no block for addresses */
     assert_memory_equal(&a->key, &key_a, sizeof key_a);
     assert_int_equal(a->flags, 0);
-    assert_int_equal(a->id, 0);
+    assert_int_equal(conn_id(a), 0);
     assert_int_equal(a->ep[SIDE_CLIENT].pkts, 0);
     assert_int_equal(t.count, 3);
     assert_int_equal(t.peak, 3);
@@ -345,7 +345,7 @@ static void test_many(void **state)
         struct flow_key k = key_port((uint16_t)(1000 + i));
         c[i] = flow_table_add(&t, &k);
         assert_non_null(c[i]);
-        c[i]->id = i;
+        conn_set_id(c[i], i);
     }
     assert_int_equal(t.count, N);
     assert_int_equal(t.peak, N);
@@ -362,9 +362,9 @@ static void test_many(void **state)
     /* the active list: i % 3 == 2 first (untouched, in order), then the touched */
     const struct conn *p = flow_list_head(&t, &t.active);
     for (unsigned i = 2; i < N; i += 3, p = flow_table_next(&t, p))
-        assert_int_equal(p->id, i);
+        assert_int_equal(conn_id(p), i);
     for (unsigned i = 1; i < N; i += 3, p = flow_table_next(&t, p))
-        assert_int_equal(p->id, i);
+        assert_int_equal(conn_id(p), i);
     assert_null(p);
     for (unsigned i = 0; i < N; i += 2) {
         flow_table_remove(&t, c[i]);
@@ -413,7 +413,7 @@ static void test_index_churn(void **state)
         } else {
             live[i] = flow_table_add(&t, &k);
             assert_non_null(live[i]);
-            live[i]->id = i;
+            conn_set_id(live[i], i);
             n_live++;
         }
         if (n_live > max_live)
@@ -452,8 +452,8 @@ static void test_large_table(void **state)
         struct flow_key k = key_n(i);
         c[i] = flow_table_add(&t, &k);
         assert_non_null(c[i]);
-        c[i]->id = i;
-        c[i]->first_frame = (uint64_t)i * 3u; /* writes into every unit */
+        conn_set_id(c[i], i);
+        conn_set_first_frame(c[i], (uint64_t)i * 3u); /* writes into every unit */
     }
     assert_true(t.pool_committed > 2 * HUGE_UNIT);
     assert_true(t.pool_committed <= t.pool_reserved);
@@ -462,8 +462,8 @@ static void test_large_table(void **state)
         struct flow_key k = key_n(i);
         struct conn *f = flow_table_find(&t, &k);
         assert_ptr_equal(f, c[i]);
-        assert_int_equal(f->id, i);
-        assert_int_equal(f->first_frame, (uint64_t)i * 3u);
+        assert_int_equal(conn_id(f), i);
+        assert_int_equal(conn_first_frame(f), (uint64_t)i * 3u);
         for (uint32_t j = i + 1; j < N && j < i + 3; j++) /* no two share memory */
             assert_true((const char *)c[j] >= (const char *)(c[i] + 1) ||
                         (const char *)c[j] + sizeof *c[j] <= (const char *)c[i]);
@@ -477,12 +477,12 @@ static void test_large_table(void **state)
         assert_null(flow_table_find(&t, &k));
         c[i] = flow_table_add(&t, &k);
         assert_non_null(c[i]);
-        c[i]->id = i;
+        conn_set_id(c[i], i);
     }
     for (uint32_t i = 0; i < N; i++) {
         struct flow_key k = key_n(i);
         assert_ptr_equal(flow_table_find(&t, &k), c[i]);
-        assert_int_equal(c[i]->id, i);
+        assert_int_equal(conn_id(c[i]), i);
     }
     assert_int_equal(t.count, N);
     assert_int_equal(t.peak, N);

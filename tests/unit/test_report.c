@@ -426,8 +426,8 @@ static void conn_clean_v6(struct conn *c)
     struct ip_addr cli = sb_ip6("2001:db8::1"), srv = sb_ip6("2001:db8:0:0:1:0:0:1");
     conn_between(c, &cli, 40002, &srv, 443, 6);
     struct endpoint *cl = &c->ep[SIDE_CLIENT], *sv = &c->ep[SIDE_SERVER];
-    c->id = 7;
-    c->first_frame = 1;
+    conn_set_id(c, 7);
+    conn_set_first_frame(c, 1);
     conn_set_frame(NULL, c, &c->last_frame, 9);
     conn_set_frame(NULL, c, &c->frame_established, 3);
     c->start_ns = SB_T0_NS;
@@ -562,8 +562,8 @@ static void test_connection_reset(void **state)
     struct jobj o, sub;
     struct ip_addr cli = sb_ip4(10, 0, 0, 1), srv = sb_ip4(10, 0, 0, 2);
     conn_between(&c, &cli, 51000, &srv, 80, 4);
-    c.id = 1;
-    c.first_frame = 1;
+    conn_set_id(&c, 1);
+    conn_set_first_frame(&c, 1);
     conn_set_frame(NULL, &c, &c.last_frame, 6);
     c.start_ns = SB_T0_NS;
     c.last_ns = sb_rare(&c)->rst_ns = SB_T0_NS + SB_MS(5040);
@@ -649,8 +649,8 @@ static void test_connection_syn_retries_and_icmp(void **state)
     struct jobj o, sub;
     struct ip_addr cli = sb_ip4(10, 0, 0, 1), srv = sb_ip4(10, 0, 0, 2);
     conn_between(&c, &cli, 51000, &srv, 80, 4);
-    c.id = 3;
-    c.first_frame = 1;
+    conn_set_id(&c, 3);
+    conn_set_first_frame(&c, 1);
     conn_set_frame(NULL, &c, &c.last_frame, 4);
     c.start_ns = SB_T0_NS;
     c.last_ns = SB_T0_NS + SB_MS(3002);
@@ -765,7 +765,7 @@ static void test_summary_is_last(void **state)
 
     cap_open(&cp, 6, false);
     cp.r->ops->connection(cp.r, &c, &v, END_FINISHED);
-    c.id = 8;
+    conn_set_id(&c, 8);
     cp.r->ops->connection(cp.r, &c, &v, END_REPLACED);
     cp.r->ops->end(cp.r, &s);
     cap_close(&cp);

@@ -94,7 +94,7 @@ static void on_event(void *ctx, const struct conn *c, enum tracker_event ev, int
     assert_true(h->n_events < MAX_EVENTS);
     struct logged_event *e = &h->events[h->n_events++];
     e->ev = ev;
-    e->id = c->id;
+    e->id = conn_id(c);
     e->frame = conn_frame(c, &c->last_frame);
     e->now_ns = now_ns;
 }
@@ -296,14 +296,14 @@ static void check_clean(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     const struct verdict_info *v = &h->out[0].v;
-    assert_int_equal(c->id, 1);
+    assert_int_equal(conn_id(c), 1);
     assert_int_equal(conn_port(c, SIDE_CLIENT), 51000);
     assert_int_equal(conn_port(c, SIDE_SERVER), 80);
     assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_CLIENT)}, &flows[F_A].cli,
                         sizeof(struct ip_addr));
     assert_memory_equal((struct ip_addr[]){conn_addr(c, SIDE_SERVER)}, &flows[F_A].srv,
                         sizeof(struct ip_addr));
-    assert_int_equal(c->first_frame, 1);
+    assert_int_equal(conn_first_frame(c), 1);
     assert_int_equal(conn_frame(c, &c->last_frame), 9);
     assert_int_equal(c->start_ns, SB_T0_NS);
     assert_int_equal(c->last_ns, SB_T0_NS + SB_MS(80));
@@ -387,7 +387,7 @@ static void check_icmp_unseen_syn(const struct harness *h)
 {
     const struct conn *c = &h->out[0].c;
     assert_true(c->flags & CONN_ICMP_SYN);
-    assert_int_equal(c->first_frame, 1);
+    assert_int_equal(conn_first_frame(c), 1);
     assert_int_equal(conn_port(c, SIDE_CLIENT), 51000);
     assert_int_equal(conn_port(c, SIDE_SERVER), 80);
 }
@@ -746,12 +746,12 @@ static void check_ipv6(const struct harness *h)
 static void check_new_syn_after_close(const struct harness *h)
 {
     const struct captured *second = &h->out[1];
-    assert_int_equal(h->out[0].c.id, 1);
+    assert_int_equal(conn_id(&h->out[0].c), 1);
     assert_int_equal(h->out[0].now_ns, SB_T0_NS + SB_SEC(1));
-    assert_int_equal(second->c.id, 2);
+    assert_int_equal(conn_id(&second->c), 2);
     assert_int_equal(second->why, END_CAPTURE_END);
     assert_int_equal(second->v.verdict, VERDICT_OPEN);
-    assert_int_equal(second->c.first_frame, 10);
+    assert_int_equal(conn_first_frame(&second->c), 10);
     assert_int_equal(second->c.ep[SIDE_CLIENT].isn, 9000000u);
     assert_int_equal(second->c.handshake, HS_COMPLETE);
     assert_int_equal(h->t.cnt.connections, 2);
@@ -764,7 +764,7 @@ static void check_refused_twice(const struct harness *h)
     assert_int_equal(second->v.verdict, VERDICT_REFUSED);
     assert_int_equal(second->v.verdict_frame, 4);
     assert_int_equal(second->why, END_FINISHED);
-    assert_int_equal(second->c.first_frame, 3);
+    assert_int_equal(conn_first_frame(&second->c), 3);
     assert_int_equal(conn_frame(&h->out[0].c, &h->out[0].c.last_frame), 2);
     assert_int_equal(h->t.cnt.connections, 2);
     assert_int_equal(h->t.cnt.replaced, 1);
@@ -775,7 +775,7 @@ static void check_new_isn_retry(const struct harness *h)
 {
     assert_int_equal(h->out[0].c.ep[SIDE_CLIENT].syns, 1);
     assert_int_equal(h->out[1].v.verdict, VERDICT_UNANSWERED);
-    assert_int_equal(h->out[1].c.first_frame, 2);
+    assert_int_equal(conn_first_frame(&h->out[1].c), 2);
     assert_int_equal(h->out[1].why, END_CAPTURE_END);
     assert_int_equal(h->t.cnt.replaced, 1);
 }
@@ -1097,7 +1097,7 @@ static void test_evicted_tuple_resumes(void **state)
     tracker_finish(&h->t);
     assert_int_equal(h->n_out, 3);
     const struct conn *cont = &h->out[2].c;
-    assert_int_equal(conn_rare(cont)->resumes, sa->id);
+    assert_int_equal(conn_rare(cont)->resumes, conn_id(sa));
     assert_false(cont->flags & CONN_ROLES_GUESSED);
     assert_int_equal(conn_port(cont, SIDE_CLIENT), 80);
     assert_int_equal(conn_port(cont, SIDE_SERVER), 50000);
@@ -1142,7 +1142,7 @@ static void test_evicted_tuple_resumes(void **state)
     tracker_finish(&h->t);
     assert_int_equal(h->n_out, 3);
     assert_true(h->out[0].c.flags & CONN_ROLES_GUESSED);
-    assert_int_equal(conn_rare(&h->out[2].c)->resumes, h->out[0].c.id);
+    assert_int_equal(conn_rare(&h->out[2].c)->resumes, conn_id(&h->out[0].c));
     assert_true(h->out[2].c.flags & CONN_ROLES_GUESSED);
     assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), conn_port(&h->out[0].c, SIDE_CLIENT));
     h_free(h);
@@ -1158,7 +1158,7 @@ static void test_evicted_tuple_resumes(void **state)
     tracker_finish(&h->t);
     assert_int_equal(h->n_out, 3);
     assert_int_equal(h->out[2].c.key.ip_version, 6);
-    assert_int_equal(conn_rare(&h->out[2].c)->resumes, h->out[0].c.id);
+    assert_int_equal(conn_rare(&h->out[2].c)->resumes, conn_id(&h->out[0].c));
     assert_int_equal(conn_port(&h->out[2].c, SIDE_CLIENT), 40002);
     h_free(h);
 }
@@ -1320,6 +1320,36 @@ static void test_linger_absorbs_trailing_segments(void **state)
     h_free(h);
 }
 
+/* Ids and first frame numbers are 48-bit (conn.h): values past 32 bits
+ * come back whole (a first frame of 2^40 + 5, its last frame 2^40 + 7), and
+ * a frame past 48 bits opens no connection (an allocation failure,
+ * counted) where the frames before it did. */
+static void test_u48_fields(void **state)
+{
+    (void)state;
+    struct harness *h = h_new(NULL);
+    h->frame_no = (UINT64_C(1) << 40) + 4;
+    const struct sb_step hs[] = {HANDSHAKE(F_A)};
+    h_run(h, hs, 3);
+    h->frame_no = CONN_U48_MAX; /* the next frame is 2^48 */
+    const struct sb_step other[] = {HANDSHAKE(F_B)};
+    h_run(h, other, 1);
+    assert_int_equal(h->t.cnt.connections, 1);
+    assert_int_equal(h->t.cnt.alloc_failures, 1);
+    tracker_finish(&h->t);
+    assert_int_equal(h->n_out, 1);
+    const struct conn *c = &h->out[0].c;
+    assert_int_equal(conn_id(c), 1);
+    assert_int_equal(conn_first_frame(c), (UINT64_C(1) << 40) + 5);
+    assert_int_equal(conn_frame(c, &c->last_frame), (UINT64_C(1) << 40) + 7);
+    struct conn x = {0};
+    conn_set_id(&x, CONN_U48_MAX);
+    conn_set_first_frame(&x, (UINT64_C(1) << 47) + 3);
+    assert_int_equal(conn_id(&x), CONN_U48_MAX);
+    assert_int_equal(conn_first_frame(&x), (UINT64_C(1) << 47) + 3);
+    h_free(h);
+}
+
 /* The FIN's sequence number is not stored while it is the last of its
  * sender's sequence space (ep_fin_seq()); when that moves on after the FIN
  * (data beyond it, an ACK for data we did not see) or never matched it (a
@@ -1400,7 +1430,7 @@ static void test_compact_widens(void **state)
 
     const uint64_t big = (UINT64_C(1) << 32) + 15; /* frame 15, 2^32 on */
     assert_true(a->flags & CONN_WIDE);
-    assert_int_equal(a->first_frame, 10);
+    assert_int_equal(conn_first_frame(a), 10);
     assert_int_equal(conn_frame(a, &a->ep[SIDE_CLIENT].frame_syn), 10);
     assert_int_equal(conn_frame(a, &a->ep[SIDE_SERVER].frame_syn), 11);
     assert_int_equal(conn_frame(a, &a->frame_established), 12);
@@ -1432,7 +1462,7 @@ static struct conn *edge_conn(struct flow_table *t, uint16_t port)
     assert_non_null(c);
     c->tunit = 3;
     c->start_ns = SB_T0_NS;
-    c->first_frame = 100;
+    conn_set_first_frame(c, 100);
     return c;
 }
 
@@ -1838,6 +1868,7 @@ int main(void)
         cmocka_unit_test_teardown(test_stall_start_event, h_teardown),
         cmocka_unit_test(test_timer_walk_skips_settled),
         cmocka_unit_test(test_fin_seq_kept),
+        cmocka_unit_test(test_u48_fields),
         cmocka_unit_test(test_compact_widens),
         cmocka_unit_test(test_compact_edges),
         cmocka_unit_test_teardown(test_config_default, h_teardown),
