@@ -217,7 +217,6 @@ struct ep_rare {
     uint32_t nagle_events; /* small segment held until the peer's delayed ACK */
     uint8_t rst_ttl;      /* TTL / hop limit of its RST */
     uint16_t bytes_hi;    /* payload bytes sent, bits 32-47 (struct endpoint has the rest) */
-    uint32_t fin_seq;     /* with EP_FIN_KEPT: the sequence number of its FIN */
     int64_t nagle_delay_ns; /* latency those holds added, in total */
     uint64_t frame_rst;   /* first RST frame */
     int64_t ts_keepalive_ns; /* last keepalive probe sent */
@@ -327,6 +326,7 @@ struct conn_rare {
     uint64_t resumes;          /* the id of the evicted connection this one continues (its
                                   tuple came back after the eviction: tracker.c); 0: none */
     int64_t syn_last_ns;       /* the client's last SYN, once it resent one (conn_syn_last()) */
+    uint32_t fin_seq[2];       /* [side] with EP_FIN_KEPT: the sequence number of its FIN */
 };
 
 struct conn {
@@ -424,7 +424,7 @@ static inline const struct ep_rare *ep_rare(const struct conn *c, const struct e
  * a SYN), when the tracker kept it in the rare block (EP_FIN_KEPT). */
 static inline uint32_t ep_fin_seq(const struct conn *c, const struct endpoint *e)
 {
-    return (e->flags & EP_FIN_KEPT) ? ep_rare(c, e)->fin_seq : e->snd_nxt - 1;
+    return (e->flags & EP_FIN_KEPT) ? conn_rare(c)->fin_seq[e - c->ep] : e->snd_nxt - 1;
 }
 
 /* ------------------------------------------------------------------------ */

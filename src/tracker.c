@@ -367,7 +367,7 @@ static void fin_seq_keep(struct tracker *t, struct conn *c, enum side s)
 {
     struct endpoint *e = &c->ep[s];
     if ((e->flags & (EP_FIN | EP_FIN_KEPT)) == EP_FIN) {
-        rare_of(t, c)->ep[s].fin_seq = e->snd_nxt - 1;
+        rare_of(t, c)->fin_seq[s] = e->snd_nxt - 1;
         e->flags |= EP_FIN_KEPT;
     }
 }
@@ -1136,7 +1136,7 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
     e->flags |= EP_FIN;
     uint32_t fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
     if (fin_seq != e->snd_nxt - 1) { /* (a FIN on a SYN: on_sequence() left it out) */
-        rare_of(t, c)->ep[s].fin_seq = fin_seq;
+        rare_of(t, c)->fin_seq[s] = fin_seq;
         e->flags |= EP_FIN_KEPT;
     }
     conn_set_frame(&t->table, c, &e->frame_fin, f->number);
