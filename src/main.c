@@ -245,12 +245,14 @@ int main(int argc, char **argv)
     const char *source = live ? o.iface : (strcmp(o.read_path, "-") == 0 ? "stdin" : o.read_path);
     analyzer_finish(&a, source, capture_link_name(cap), damage);
     bool fail = a.fail_hit;
-    /* Out of memory on the way: say what it cost (never seen in a normal run). */
+    /* Out of memory on the way (or past 2^48 frames: conn.h): say what it
+     * cost (never seen in a normal run). */
     const struct tracker_counters *tc = &a.tracker.cnt;
     if (tc->alloc_failures || tc->rare_failures || a.tracker.table.widen_failed)
         fprintf(stderr,
-                "tcptriage: warning: out of memory: %llu connections not tracked, evidence of "
-                "rare events lost %llu times, %llu times or frame numbers saturated\n",
+                "tcptriage: warning: out of memory (or past frame 2^48): %llu connections not "
+                "tracked, evidence of rare events lost %llu times, %llu times or frame numbers "
+                "saturated\n",
                 (unsigned long long)tc->alloc_failures, (unsigned long long)tc->rare_failures,
                 (unsigned long long)a.tracker.table.widen_failed);
     const char *dw = getenv("TCPTRIAGE_DEBUG_WIDE");
