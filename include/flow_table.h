@@ -14,7 +14,9 @@
  *     holding a connection's 32-bit hash and its pool index. A lookup reads
  *     the slots (one cache line, usually) and touches only the connection
  *     whose hash matches; deletion shifts the run back (no tombstones). The
- *     index is kept at most half full.
+ *     index is kept at most two-thirds full: between a third and two-thirds
+ *     full once grown, 12-24 bytes a connection (with the record and the
+ *     links, at most 256 bytes a connection all told).
  *   - three age lists ordered by last activity (least recent first), linked
  *     through a dense array of 32-bit (prev, next) pairs indexed like the
  *     pool, not through the connections: moving a connection to the tail on
@@ -127,7 +129,7 @@ static inline uint32_t flow_table_idx(const struct flow_table *t, const struct c
 /* For the end of the table's life, when the connections still held are
  * emitted one by one: the index is no longer kept (finds return NULL, adds
  * fail, flow_table_remove() leaves it alone) and its memory, at least 16
- * bytes per connection held (the index is at most half full), is the
+ * bytes per connection held (the index is at most two-thirds full), is the
  * caller's scratch until flow_table_destroy() frees it: *bytes of it, or
  * NULL when there is none. So sorting them does not raise the peak. */
 void *flow_table_retire_index(struct flow_table *t, size_t *bytes);

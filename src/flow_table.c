@@ -584,7 +584,8 @@ struct conn *flow_table_add(struct flow_table *t, const struct flow_key *k)
 struct conn *flow_table_add_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash,
                                    bool handshake)
 {
-    if (t->index_retired || ((t->count + 1) * 2 > t->mask + 1 && !index_grow(t)))
+    /* at most two-thirds full: 12-24 bytes of index a connection (flow_table.h) */
+    if (t->index_retired || ((t->count + 1) * 3 > (t->mask + 1) * 2 && !index_grow(t)))
         return NULL;
     struct ip_pair *v6 = NULL;
     if (k->ip_version == 6 && !(v6 = v6_take(t)))

@@ -1581,11 +1581,20 @@ void tracker_advance(struct tracker *t, int64_t now_ns)
 }
 
 /* Connections still held at the end, by id: the key is copied next to the
- * pointer so sorting does not visit every connection at each comparison. */
+ * pool index so sorting does not visit every connection at each comparison.
+ * 12 bytes: the index's memory holds at least that much a connection. */
 struct by_id {
-    uint64_t id;
-    struct conn *c;
+    uint32_t id_lo; /* the 48-bit id (conn.h) */
+    uint32_t idx;   /* the pool index */
+    uint16_t id_hi;
+    uint16_t pad;
 };
+_Static_assert(sizeof(struct by_id) == 12, "struct by_id is 12 bytes");
+
+static uint64_t by_id_key(const struct by_id *b)
+{
+    return (uint64_t)b->id_hi << 32 | b->id_lo;
+}
 
 /* Heapsort by id, in place: glibc's qsort() is a merge sort that allocates
  * a copy of the array, which would make the end of a run its peak again. */
@@ -1595,9 +1604,9 @@ static void by_id_sift(struct by_id *a, size_t root, size_t n)
         size_t child = 2 * root + 1;
         if (child >= n)
             return;
-        if (child + 1 < n && a[child + 1].id > a[child].id)
+        if (child + 1 < n && by_id_key(&a[child + 1]) > by_id_key(&a[child]))
             child++;
-        if (a[root].id >= a[child].id)
+        if (by_id_key(&a[root]) >= by_id_key(&a[child]))
             return;
         struct by_id tmp = a[root];
         a[root] = a[child];
@@ -1624,7 +1633,7 @@ void tracker_finish(struct tracker *t)
     if (n == 0)
         return;
     /* Sorted in the index's memory (the index is no longer needed): the
-     * end of a run with a full table does not need 16 more bytes for each. */
+     * end of a run with a full table does not need 12 more bytes for each. */
     size_t scratch = 0;
     struct by_id *all = flow_table_retire_index(&t->table, &scratch);
     bool owned = !all || scratch < n * sizeof *all;
@@ -1643,12 +1652,12 @@ void tracker_finish(struct tracker *t)
     for (int l = 0; l < 3; l++)
         for (struct conn *c = flow_list_head(&t->table, lists[l]); c;
              c = flow_table_next(&t->table, c))
-            all[i++] = (struct by_id){conn_id(c), c};
+            all[i++] = (struct by_id){c->id_lo, flow_table_idx(&t->table, c), c->id_hi, 0};
     by_id_sort(all, i);
     for (size_t j = 0; j < i; j++) {
         if (j + 4 < i)
-            __builtin_prefetch(all[j + 4].c);
-        struct conn *c = all[j].c;
+            __builtin_prefetch(&t->table.pool[all[j + 4].idx]);
+        struct conn *c = &t->table.pool[all[j].idx];
         emit_and_free(t, c, (c->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END, t->now_ns);
     }
     if (owned)
