@@ -477,7 +477,10 @@ CONN_INLINE int64_t conn_time(const struct conn *c, const ctime32 *f)
 static inline int64_t conn_syn_last(const struct conn *c)
 {
     const struct endpoint *cl = &c->ep[SIDE_CLIENT];
-    return cl->syns >= 2 && c->rare ? c->rare->syn_last_ns : conn_time(c, &cl->ts_syn);
+    /* (a retry's time 0 would mean the first SYN's was 0 too; and 0 is what
+     * a rare block allocated after a retry whose allocation failed holds) */
+    return cl->syns >= 2 && c->rare && c->rare->syn_last_ns ? c->rare->syn_last_ns
+                                                            : conn_time(c, &cl->ts_syn);
 }
 
 CONN_INLINE int64_t conn_dur(const struct conn *c, const cdur32 *f)
