@@ -88,6 +88,7 @@ struct flow_table {
     size_t pool_committed;    /* ... of which usable (idem) */
     uint32_t limit;           /* most connections held at once (flow_table_set_limit()) */
     uint32_t usable;          /* connections in the usable part of the pool */
+    bool reserve_failed;      /* no address space for even 2 MiB of pool: not tried again */
     struct flow_link *links;  /* age-list links, links_cap of them (>= usable) */
     uint32_t links_cap;
     uint32_t free_head;       /* pool index + 1 of the first free connection, 0: none */
@@ -118,9 +119,12 @@ uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg,
 
 void flow_table_init(struct flow_table *t);
 /* The most connections t will hold at once (at most FLOW_MAX_LIMIT; 0 or
- * unset: FLOW_DEFAULT_LIMIT), before its first add: what the pool reserves.
- * An add beyond it fails as when memory is short. */
-void flow_table_set_limit(struct flow_table *t, size_t n);
+ * unset: FLOW_DEFAULT_LIMIT), before its first add: the pool reserves the
+ * address space for them now, or for as many as fit (fewer under an
+ * address-space limit). Returns the limit reserved (0: none at all); an add
+ * beyond it fails as when memory is short. Called again later, only
+ * returns the limit. */
+size_t flow_table_set_limit(struct flow_table *t, size_t n);
 /* The pool index of c (a connection of t's). */
 static inline uint32_t flow_table_idx(const struct flow_table *t, const struct conn *c)
 {

@@ -203,17 +203,37 @@ static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
 
 /* Makes the next 2 MiB of the pool usable (reserving the pool first), and
  * the links as many; false when the limit is reached or memory is short. */
+/* Reserves the pool for t->limit connections, or for as many as the
+ * address space allows (halving down to one 2 MiB unit's worth: under
+ * `ulimit -v` a large limit may not fit); t->limit becomes what was
+ * reserved. False, and not tried again, when not even that fits. */
+static bool pool_reserve(struct flow_table *t)
+{
+    if (t->pool || t->reserve_failed)
+        return t->pool != NULL;
+    size_t limit = t->limit ? t->limit : FLOW_DEFAULT_LIMIT;
+    if (limit > (SIZE_MAX - HUGE_UNIT) / sizeof(struct conn)) /* (32-bit size_t) */
+        limit = (SIZE_MAX - HUGE_UNIT) / sizeof(struct conn);
+    const size_t unit = HUGE_UNIT / sizeof(struct conn);
+    for (;;) {
+        size_t bytes = (limit * sizeof(struct conn) + HUGE_UNIT - 1) / HUGE_UNIT * HUGE_UNIT;
+        if ((t->pool = huge_reserve(bytes))) {
+            t->pool_reserved = bytes;
+            t->limit = (uint32_t)limit;
+            return true;
+        }
+        if (limit <= unit) {
+            t->reserve_failed = true;
+            return false;
+        }
+        limit = limit / 2 > unit ? limit / 2 : unit;
+    }
+}
+
 static bool pool_grow(struct flow_table *t)
 {
-    if (!t->pool) {
-        uint32_t limit = t->limit ? t->limit : FLOW_DEFAULT_LIMIT;
-        size_t bytes = (size_t)limit * sizeof(struct conn);
-        bytes = (bytes + HUGE_UNIT - 1) / HUGE_UNIT * HUGE_UNIT;
-        if (!(t->pool = huge_reserve(bytes)))
-            return false;
-        t->pool_reserved = bytes;
-        t->limit = limit;
-    }
+    if (!pool_reserve(t))
+        return false;
     size_t done = t->pool_committed;
     if (done >= t->pool_reserved || t->usable >= t->limit)
         return false;
@@ -441,11 +461,13 @@ void flow_table_init(struct flow_table *t)
     memset(t, 0, sizeof *t);
 }
 
-void flow_table_set_limit(struct flow_table *t, size_t n)
+size_t flow_table_set_limit(struct flow_table *t, size_t n)
 {
-    if (t->pool)
-        return; /* (reserved already) */
-    t->limit = n == 0 ? FLOW_DEFAULT_LIMIT : n > FLOW_MAX_LIMIT ? FLOW_MAX_LIMIT : (uint32_t)n;
+    if (!t->pool && !t->reserve_failed) {
+        t->limit = n == 0 ? FLOW_DEFAULT_LIMIT : n > FLOW_MAX_LIMIT ? FLOW_MAX_LIMIT : (uint32_t)n;
+        (void)pool_reserve(t);
+    }
+    return t->pool ? t->limit : 0;
 }
 
 void flow_table_destroy(struct flow_table *t)

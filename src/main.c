@@ -188,6 +188,11 @@ int main(int argc, char **argv)
     }
     static struct analyzer a;
     analyzer_init(&a, &o.analyzer, rep);
+    if (a.tracker.cfg.max_connections < o.analyzer.tracker.max_connections)
+        fprintf(stderr,
+                "tcptriage: warning: address space for %zu connections only: "
+                "--max-connections lowered from %zu\n",
+                a.tracker.cfg.max_connections, o.analyzer.tracker.max_connections);
 
     if (live) {
         g_live_capture = cap;

@@ -361,15 +361,25 @@ static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
     return &t->rare_sink;
 }
 
+/* Keeps v as the sequence number of s's FIN in the rare block; without one
+ * (no memory: counted) the FIN stays at snd_nxt - 1, which is closer than
+ * the rare block's absence would read (0). */
+static void fin_seq_set(struct tracker *t, struct conn *c, enum side s, uint32_t v)
+{
+    struct conn_rare *r = rare_of(t, c);
+    if (!c->rare)
+        return;
+    r->fin_seq[s] = v;
+    c->ep[s].flags |= EP_FIN_KEPT;
+}
+
 /* The sequence number of s's FIN is snd_nxt - 1 while snd_nxt stays there
  * (ep_fin_seq()): before snd_nxt moves on, it goes to the rare block. */
 static void fin_seq_keep(struct tracker *t, struct conn *c, enum side s)
 {
     struct endpoint *e = &c->ep[s];
-    if ((e->flags & (EP_FIN | EP_FIN_KEPT)) == EP_FIN) {
-        rare_of(t, c)->fin_seq[s] = e->snd_nxt - 1;
-        e->flags |= EP_FIN_KEPT;
-    }
+    if ((e->flags & (EP_FIN | EP_FIN_KEPT)) == EP_FIN)
+        fin_seq_set(t, c, s, e->snd_nxt - 1);
 }
 
 /* ======================================================================== */
@@ -1025,8 +1035,7 @@ static void on_sequence(struct tracker *t, struct conn *c, enum side s,
     if (len > 0)
         e->flags |= EP_DATA;
     if (!(e->flags & EP_SEQ_KNOWN)) {
-        e->flags |= EP_SEQ_KNOWN;
-        fin_seq_keep(t, c, s);
+        e->flags |= EP_SEQ_KNOWN; /* (no FIN yet: on_fin() comes after this) */
         e->snd_nxt = end;
         return;
     }
@@ -1135,10 +1144,8 @@ static void on_fin(struct tracker *t, struct conn *c, enum side s, const struct 
         return; /* retransmitted FIN: counted by on_sequence */
     e->flags |= EP_FIN;
     uint32_t fin_seq = seg->seq + ((seg->flags & TCP_SYN) ? 1u : 0u) + seg->payload_bytes;
-    if (fin_seq != e->snd_nxt - 1) { /* (a FIN on a SYN: on_sequence() left it out) */
-        rare_of(t, c)->fin_seq[s] = fin_seq;
-        e->flags |= EP_FIN_KEPT;
-    }
+    if (fin_seq != e->snd_nxt - 1) /* (a FIN on a SYN: on_sequence() left it out) */
+        fin_seq_set(t, c, s, fin_seq);
     conn_set_frame(&t->table, c, &e->frame_fin, f->number);
     conn_set_time(&t->table, c, &e->ts_fin, f->ts_ns);
     if (c->flags & CONN_RST) {
@@ -1405,7 +1412,14 @@ void tracker_init(struct tracker *t, const struct tracker_config *cfg, tracker_e
     if (t->cfg.time_unit > 9) /* 10^time_unit ns: conn_pow10[] has 0-9 */
         t->cfg.time_unit = 0;
     flow_table_init(&t->table);
-    flow_table_set_limit(&t->table, t->cfg.max_connections);
+    /* Under an address-space limit the pool may hold fewer: the cap is then
+     * what it holds (main.c says so), so a full table still evicts. */
+    size_t room = flow_table_set_limit(&t->table, t->cfg.max_connections);
+    if (room && room < t->cfg.max_connections) {
+        t->cfg.max_connections = room;
+        if (t->cfg.max_handshakes > room)
+            t->cfg.max_handshakes = room;
+    }
     t->emit = emit;
     t->event = event;
     /* The fast path does not fire live events; without cfg->fast_paths

@@ -16,8 +16,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "flow_table.h"
 #include "seg_builder.h"
@@ -437,6 +441,38 @@ static void test_index_churn(void **state)
     flow_table_destroy(&t);
 }
 
+/* The hashes flow_table_prefetch_heads() computes for the next two to leave
+ * are kept for their removal; a place freed in between (not by that
+ * removal) and taken by another key must not keep its old hash: removing the
+ * newcomer finds its own slot (with a stale hash the removal would search
+ * another run forever). */
+static void test_prefetch_memo_forgets(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    flow_table_init(&t);
+    struct flow_key ka = key_n(1), kb = key_n(2), kc = key_n(3), kd = key_n(4);
+    struct conn *a = flow_table_add(&t, &ka), *b = flow_table_add(&t, &kb);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(flow_table_add(&t, &kc));
+    flow_table_prefetch_heads(&t, &t.active); /* a and b: their hashes kept */
+    assert_int_equal(t.memo_idx[1], flow_table_idx(&t, b) + 1);
+    flow_table_remove(&t, b);
+    flow_table_free_conn(&t, b);
+    struct conn *d = flow_table_add(&t, &kd);
+    assert_ptr_equal(d, b); /* b's place */
+    flow_table_remove(&t, d);
+    flow_table_free_conn(&t, d);
+    assert_null(flow_table_find(&t, &kd));
+    flow_table_remove(&t, a); /* through the kept hash */
+    flow_table_free_conn(&t, a);
+    assert_null(flow_table_find(&t, &ka));
+    assert_non_null(flow_table_find(&t, &kc));
+    assert_int_equal(t.count, 1);
+    flow_table_destroy(&t);
+}
+
 /* A table past the sizes where its memory changes kind (hugemem.h): a pool
  * made usable over several 2 MiB units (the first as ordinary pages, the
  * rest advised huge) and an index of more than FLOW_INDEX_HUGE bytes; every
@@ -522,6 +558,53 @@ static void test_pool_limit(void **state)
     flow_table_destroy(&t);
 }
 
+/* This process's address space in bytes (VmSize), 0 if unknown. */
+static size_t vm_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+/* Under an address-space limit (`ulimit -v`) a large limit does not fit:
+ * the pool reserves for as many connections as do (a child process, with
+ * 1 GiB of address space left), and the table holds that many. */
+static void test_pool_limit_address_space(void **state)
+{
+    (void)state;
+    size_t vm = vm_size();
+    if (!vm)
+        skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {vm + ((size_t)1 << 30), vm + ((size_t)1 << 30)};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(3);
+        struct flow_table t;
+        flow_table_init(&t);
+        size_t got = flow_table_set_limit(&t, 100000000);
+        int bad = got == 0 || got >= 100000000 || got * sizeof(struct conn) > ((size_t)1 << 30) ||
+                  flow_table_set_limit(&t, 5) != got; /* (reserved: unchanged) */
+        for (uint32_t i = 0; !bad && i < 1000; i++) {
+            struct flow_key k = key_n(i);
+            bad = flow_table_add(&t, &k) == NULL;
+        }
+        flow_table_destroy(&t);
+        _exit(bad ? 1 : 0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* IPv6 connections keep their addresses in the table's blocks (struct
  * conn_key): many of them (several slabs), found by their key, told apart
  * from IPv4 connections with the same address bytes and from IPv6 ones that
@@ -605,6 +688,8 @@ int main(void)
         cmocka_unit_test(test_index_churn),
         cmocka_unit_test(test_large_table),
         cmocka_unit_test(test_pool_limit),
+        cmocka_unit_test(test_prefetch_memo_forgets),
+        cmocka_unit_test(test_pool_limit_address_space),
         cmocka_unit_test(test_v6_keys),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);

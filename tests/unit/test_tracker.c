@@ -1352,9 +1352,9 @@ static void test_u48_fields(void **state)
 
 /* The FIN's sequence number is not stored while it is the last of its
  * sender's sequence space (ep_fin_seq()); when that moves on after the FIN
- * (data beyond it, an ACK for data we did not see) or never matched it (a
- * FIN on a SYN), the tracker keeps it in the rare block, and acknowledging
- * the FIN still means acknowledging that number. */
+ * (data beyond it; the sender's SYN seen after its FIN) or never matched it
+ * (a FIN on a SYN), the tracker keeps it in the rare block, and
+ * acknowledging the FIN still means acknowledging that number. */
 static void test_fin_seq_kept(void **state)
 {
     (void)state;
@@ -1367,16 +1367,28 @@ static void test_fin_seq_kept(void **state)
     /* a plain close: nothing kept */
     const struct sb_step plain[] = {CLEAN_STEPS(F_B)};
     h_run(h, plain, sizeof plain / sizeof plain[0]);
+    /* picked up at the server's FIN (seq 100), then the server's SYN-ACK
+     * (its first SYN: snd_nxt goes back to its ISN + 1) */
+    const struct sb_step late_syn[] = {SF(F_C, MS(55), FA, 100, 1, 0), SF(F_C, MS(56), SA, 0, 1, 0),
+                                       CF(F_C, MS(57), A, 1, 101, 0)};
+    h_run(h, late_syn, sizeof late_syn / sizeof late_syn[0]);
     /* a SYN carrying a FIN (seq 0: the FIN is 1), answered by a SYN-ACK
      * acknowledging the SYN only, then the FIN */
     const struct sb_step synfin[] = {CF(F_22, MS(60), SYN | TCP_FIN, 0, 0, 0),
                                      SF(F_22, MS(61), SA, 0, 1, 0)};
     h_run(h, synfin, sizeof synfin / sizeof synfin[0]);
     tracker_finish(&h->t);
-    assert_int_equal(h->n_out, 3);
+    assert_int_equal(h->n_out, 4);
     for (size_t i = 0; i < h->n_out; i++) {
         const struct conn *c = &h->out[i].c;
         const struct endpoint *cl = &c->ep[SIDE_CLIENT];
+        if (conn_port(c, SIDE_CLIENT) == 51002) {
+            const struct endpoint *sv = &c->ep[SIDE_SERVER];
+            assert_true(sv->flags & EP_FIN_KEPT);
+            assert_int_equal(ep_fin_seq(c, sv) - sv->isn, 100);
+            assert_int_equal(sv->snd_nxt - sv->isn, 1);
+            continue;
+        }
         assert_true(cl->flags & EP_FIN);
         if (conn_port(c, SIDE_SERVER) == 22) {
             assert_true(cl->flags & EP_FIN_KEPT);
