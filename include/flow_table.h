@@ -125,14 +125,20 @@ void flow_table_init(struct flow_table *t);
  * beyond it fails as when memory is short. Called again later, only
  * returns the limit. */
 size_t flow_table_set_limit(struct flow_table *t, size_t n);
-/* The pool index of c (a connection of t's). */
+/* The pool index of c (a connection of t's), and the connection at index
+ * idx (one handed out). */
 static inline uint32_t flow_table_idx(const struct flow_table *t, const struct conn *c)
 {
     return (uint32_t)(c - t->pool);
 }
+
+static inline struct conn *flow_table_at(const struct flow_table *t, uint32_t idx)
+{
+    return &t->pool[idx];
+}
 /* For the end of the table's life, when the connections still held are
  * emitted one by one: the index is no longer kept (finds return NULL, adds
- * fail, flow_table_remove() leaves it alone) and its memory, at least 16
+ * fail, flow_table_remove() leaves it alone) and its memory, at least 12
  * bytes per connection held (the index is at most two-thirds full), is the
  * caller's scratch until flow_table_destroy() frees it: *bytes of it, or
  * NULL when there is none. So sorting them does not raise the peak. */

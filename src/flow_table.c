@@ -198,11 +198,9 @@ struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)
 
 static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
 {
-    return &t->pool[idx];
+    return flow_table_at(t, idx);
 }
 
-/* Makes the next 2 MiB of the pool usable (reserving the pool first), and
- * the links as many; false when the limit is reached or memory is short. */
 /* Reserves the pool for t->limit connections, or for as many as the
  * address space allows (halving down to one 2 MiB unit's worth: under
  * `ulimit -v` a large limit may not fit); t->limit becomes what was
@@ -230,6 +228,8 @@ static bool pool_reserve(struct flow_table *t)
     }
 }
 
+/* Makes the next 2 MiB of the pool usable (reserving the pool first), and
+ * the links as many; false when the limit is reached or memory is short. */
 static bool pool_grow(struct flow_table *t)
 {
     if (!pool_reserve(t))
@@ -350,14 +350,20 @@ static bool index_grow(struct flow_table *t)
     return true;
 }
 
-/* The slot holding c (its hash recomputed from its key: the record does not
- * keep it). */
+/* The hash of the key of c, connection n (pool index + 1): kept by
+ * flow_table_prefetch_heads() for its removal, else recomputed (the record
+ * does not keep it). */
+static uint32_t memo_lookup(const struct flow_table *t, uint32_t n, const struct conn *c)
+{
+    return n == t->memo_idx[0]   ? t->memo_hash[0]
+           : n == t->memo_idx[1] ? t->memo_hash[1]
+                                 : conn_key_hash(&c->key);
+}
+
+/* The slot holding c. */
 static size_t index_slot(const struct flow_table *t, const struct conn *c)
 {
-    uint32_t me = flow_table_idx(t, c) + 1;
-    uint32_t hash = me == t->memo_idx[0]   ? t->memo_hash[0]
-                    : me == t->memo_idx[1] ? t->memo_hash[1]
-                                           : conn_key_hash(&c->key);
+    uint32_t hash = memo_lookup(t, flow_table_idx(t, c) + 1, c);
     uint64_t want = slot_of(t, c, hash);
     size_t i = hash & t->mask;
     while (t->slots[i] != want)
@@ -535,9 +541,7 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
  * m for its removal. */
 static uint32_t memo_hash(struct flow_table *t, uint32_t n, int m)
 {
-    uint32_t h = n == t->memo_idx[0]   ? t->memo_hash[0]
-                 : n == t->memo_idx[1] ? t->memo_hash[1]
-                                       : conn_key_hash(&pool_at(t, n - 1)->key);
+    uint32_t h = memo_lookup(t, n, pool_at(t, n - 1));
     t->memo_idx[m] = n;
     t->memo_hash[m] = h;
     return h;

@@ -367,7 +367,7 @@ static struct conn_rare *rare_of(struct tracker *t, struct conn *c)
 static void fin_seq_set(struct tracker *t, struct conn *c, enum side s, uint32_t v)
 {
     struct conn_rare *r = rare_of(t, c);
-    if (!c->rare)
+    if (r == &t->rare_sink)
         return;
     r->fin_seq[s] = v;
     c->ep[s].flags |= EP_FIN_KEPT;
@@ -1670,8 +1670,8 @@ void tracker_finish(struct tracker *t)
     by_id_sort(all, i);
     for (size_t j = 0; j < i; j++) {
         if (j + 4 < i)
-            __builtin_prefetch(&t->table.pool[all[j + 4].idx]);
-        struct conn *c = &t->table.pool[all[j].idx];
+            __builtin_prefetch(flow_table_at(&t->table, all[j + 4].idx));
+        struct conn *c = flow_table_at(&t->table, all[j].idx);
         emit_and_free(t, c, (c->flags & CONN_DONE) ? END_FINISHED : END_CAPTURE_END, t->now_ns);
     }
     if (owned)
