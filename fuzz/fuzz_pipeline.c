@@ -63,22 +63,22 @@ static void tee_connection(struct reporter *r, const struct conn *c, const struc
     FUZZ_CHECK(strlen(v->reason) > 0);
     t->connections++;
     /* a continuation continues a connection evicted before it */
-    uint64_t resumes = conn_rare(c)->resumes;
+    uint64_t id = conn_id(c), resumes = conn_rare(c)->resumes;
     if (resumes) {
-        FUZZ_CHECK(resumes < conn_id(c) && tee_was_evicted(t, resumes));
+        FUZZ_CHECK(resumes < id && tee_was_evicted(t, resumes));
         t->resuming++;
     }
     if (why == END_EVICTED) {
         FUZZ_CHECK(c->flags & CONN_EVICTED);
-        if (conn_id(c) / 8 >= t->evicted_bytes) {
-            size_t n = (size_t)(conn_id(c) / 8 + 1) * 2;
+        if (id / 8 >= t->evicted_bytes) {
+            size_t n = (size_t)(id / 8 + 1) * 2;
             uint8_t *m = realloc(t->evicted_ids, n);
             FUZZ_CHECK(m != NULL);
             memset(m + t->evicted_bytes, 0, n - t->evicted_bytes);
             t->evicted_ids = m;
             t->evicted_bytes = n;
         }
-        t->evicted_ids[conn_id(c) / 8] = (uint8_t)(t->evicted_ids[conn_id(c) / 8] | (1u << (conn_id(c) % 8)));
+        t->evicted_ids[id / 8] = (uint8_t)(t->evicted_ids[id / 8] | (1u << (id % 8)));
     }
     t->a->ops->connection(t->a, c, v, why);
     t->b->ops->connection(t->b, c, v, why);

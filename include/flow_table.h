@@ -148,8 +148,10 @@ void flow_table_destroy(struct flow_table *t);
 
 /* The hash the index uses for key k. */
 uint32_t flow_key_hash(const struct flow_key *k);
-/* The same for a connection's key (the record does not keep its hash). */
-uint32_t conn_key_hash(const struct conn_key *ck);
+/* The same for the key of c, a connection of t (the record does not keep
+ * its hash): the one kept for its removal (flow_table_prefetch_heads())
+ * while c's place is not freed, else computed. */
+uint32_t flow_table_conn_hash(const struct flow_table *t, const struct conn *c);
 
 struct conn *flow_table_find(struct flow_table *t, const struct flow_key *k);
 /* The same, with k's hash already computed (flow_key_hash()). */

@@ -75,7 +75,8 @@ uint32_t flow_key_make_hashed(struct flow_key *k, const struct tcp_segment *seg,
     return hash_words(w0, w1, w2, w3, w4);
 }
 
-uint32_t conn_key_hash(const struct conn_key *ck)
+/* flow_key_hash() of a connection's key. */
+static uint32_t conn_key_hash(const struct conn_key *ck)
 {
     uint64_t w4;
     memcpy(&w4, &ck->port_lo, 8); /* ports, version, zero padding: as in the flow key */
@@ -128,8 +129,6 @@ static bool key_equal(const struct conn_key *ck, const struct flow_key *k)
 
 /* ---- age lists ---------------------------------------------------------- */
 
-static struct conn *pool_at(const struct flow_table *t, uint32_t idx);
-
 static void list_append(struct flow_table *t, struct flow_list *l, struct conn *c)
 {
     uint32_t idx = flow_table_idx(t, c), me = idx + 1;
@@ -169,18 +168,18 @@ static struct flow_list *list_of(struct flow_table *t, const struct conn *c)
 
 struct conn *flow_list_head(const struct flow_table *t, const struct flow_list *l)
 {
-    return l->head ? pool_at(t, l->head - 1) : NULL;
+    return l->head ? flow_table_at(t, l->head - 1) : NULL;
 }
 
 struct conn *flow_table_next(const struct flow_table *t, const struct conn *c)
 {
     uint32_t n = t->links[flow_table_idx(t, c)].next;
-    return n ? pool_at(t, n - 1) : NULL;
+    return n ? flow_table_at(t, n - 1) : NULL;
 }
 
 struct conn *flow_table_walk_start(const struct flow_table *t, const struct flow_list *l)
 {
-    return l->walk ? pool_at(t, l->walk - 1) : flow_list_head(t, l);
+    return l->walk ? flow_table_at(t, l->walk - 1) : flow_list_head(t, l);
 }
 
 void flow_table_walk_mark(const struct flow_table *t, struct flow_list *l, const struct conn *c)
@@ -191,15 +190,10 @@ void flow_table_walk_mark(const struct flow_table *t, struct flow_list *l, const
 struct conn *flow_table_prev(const struct flow_table *t, const struct conn *c)
 {
     uint32_t n = t->links[flow_table_idx(t, c)].prev;
-    return n ? pool_at(t, n - 1) : NULL;
+    return n ? flow_table_at(t, n - 1) : NULL;
 }
 
 /* ---- pool --------------------------------------------------------------- */
-
-static struct conn *pool_at(const struct flow_table *t, uint32_t idx)
-{
-    return flow_table_at(t, idx);
-}
 
 /* Reserves the pool for t->limit connections, or for as many as the
  * address space allows (halving down to one 2 MiB unit's worth: under
@@ -283,13 +277,13 @@ static struct conn *pool_take(struct flow_table *t)
     uint32_t idx;
     if (t->free_head) {
         idx = t->free_head - 1;
-        memcpy(&t->free_head, pool_at(t, idx), sizeof t->free_head);
+        memcpy(&t->free_head, flow_table_at(t, idx), sizeof t->free_head);
     } else {
         if (t->fresh == t->usable && !pool_grow(t))
             return NULL;
         idx = t->fresh++;
     }
-    struct conn *c = pool_at(t, idx);
+    struct conn *c = flow_table_at(t, idx);
     conn_zero(c);
     return c;
 }
@@ -360,10 +354,15 @@ static uint32_t memo_lookup(const struct flow_table *t, uint32_t n, const struct
                                  : conn_key_hash(&c->key);
 }
 
+uint32_t flow_table_conn_hash(const struct flow_table *t, const struct conn *c)
+{
+    return memo_lookup(t, flow_table_idx(t, c) + 1, c);
+}
+
 /* The slot holding c. */
 static size_t index_slot(const struct flow_table *t, const struct conn *c)
 {
-    uint32_t hash = memo_lookup(t, flow_table_idx(t, c) + 1, c);
+    uint32_t hash = flow_table_conn_hash(t, c);
     uint64_t want = slot_of(t, c, hash);
     size_t i = hash & t->mask;
     while (t->slots[i] != want)
@@ -528,7 +527,7 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
         if (!s)
             return;
         if ((uint32_t)(s >> 32) == hash) {
-            const char *c = (const char *)pool_at(t, (uint32_t)s - 1);
+            const char *c = (const char *)flow_table_at(t, (uint32_t)s - 1);
             /* the lines most segments touch: up to the end of ep[1]'s
              * per-segment fields (conn.h) */
             for (size_t off = 0; off < offsetof(struct conn, ep[1].frame_syn); off += 64)
@@ -541,7 +540,7 @@ void flow_table_prefetch_conn(const struct flow_table *t, uint32_t hash)
  * m for its removal. */
 static uint32_t memo_hash(struct flow_table *t, uint32_t n, int m)
 {
-    uint32_t h = memo_lookup(t, n, pool_at(t, n - 1));
+    uint32_t h = memo_lookup(t, n, flow_table_at(t, n - 1));
     t->memo_idx[m] = n;
     t->memo_hash[m] = h;
     return h;
@@ -564,7 +563,7 @@ void flow_table_prefetch_heads(struct flow_table *t, const struct flow_list *l)
     __builtin_prefetch(&t->slots[memo_hash(t, n1, 0) & t->mask]);
     if (!(n2 = t->links[n1 - 1].next))
         return;
-    const struct conn *c2 = pool_at(t, n2 - 1);
+    const struct conn *c2 = flow_table_at(t, n2 - 1);
     if (c2->key.ip_version == 6)
         __builtin_prefetch(c2->key.addr.v6);
     else
@@ -574,7 +573,7 @@ void flow_table_prefetch_heads(struct flow_table *t, const struct flow_list *l)
     n4 = t->links[n3 - 1].next;
     /* the fourth's whole struct (the third's at the end of the list): the
      * verdict reads it all */
-    const char *v = (const char *)pool_at(t, (n4 ? n4 : n3) - 1);
+    const char *v = (const char *)flow_table_at(t, (n4 ? n4 : n3) - 1);
     for (size_t off = 0; off < sizeof(struct conn); off += 64)
         __builtin_prefetch(v + off);
 }
@@ -595,7 +594,7 @@ struct conn *flow_table_find_hashed(struct flow_table *t, const struct flow_key 
         if ((uint32_t)(s >> 32) == h) {
             /* its list links, which flow_table_touch() reads next */
             __builtin_prefetch(&t->links[(uint32_t)s - 1]);
-            struct conn *c = pool_at(t, (uint32_t)s - 1);
+            struct conn *c = flow_table_at(t, (uint32_t)s - 1);
             if (key_equal(&c->key, k))
                 return c;
         }

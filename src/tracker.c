@@ -585,7 +585,9 @@ static void evicted_remember(struct tracker *t, const struct conn *c)
             return; /* (only the links are lost; tried again at the next eviction) */
         t->evicted_mask = n - 1;
     }
-    struct evicted_slot *sl = &t->evicted[conn_key_hash(&c->key) & t->evicted_mask];
+    /* (c is removed but its place not yet freed: its hash is the one its
+     * removal used) */
+    struct evicted_slot *sl = &t->evicted[flow_table_conn_hash(&t->table, c) & t->evicted_mask];
     sl->fp = conn_key_fingerprint(&c->key);
     sl->info = conn_id(c) << 2 | ((c->flags & CONN_CLIENT_IS_LO) ? EVS_CLIENT_IS_LO : 0) |
                ((c->flags & CONN_ROLES_GUESSED) ? EVS_ROLES_GUESSED : 0);
